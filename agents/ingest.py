@@ -1,0 +1,44 @@
+"""Ingest agent: raw alert topic -> Cassandra -> topic ``ingested``.
+
+Thin wiring: batches of events from ``stream.take_events`` go to the
+:class:`~solas.processors.ingest.IngestProcessor`; faust acks the events (and
+so may commit their offsets) only after the processor returns, i.e. after the
+batch is durable in Cassandra and on the output topics.
+"""
+from __future__ import annotations
+
+import asyncio
+
+from agents.app import app, settings
+from agents.topics import deadletter, ingested, raw_alerts
+from solas.processors.ingest import IngestProcessor, Packet
+from solas.stores import cassandra
+
+_TOPICS = {ingested.get_topic_name(): ingested, deadletter.get_topic_name(): deadletter}
+
+
+async def _send(topic: str, key: bytes | None, value: bytes, headers: dict[str, bytes]):
+    return await _TOPICS[topic].send(key=key, value=value, headers=headers)
+
+
+async def _processor() -> IngestProcessor:
+    def open_store() -> cassandra.CassandraStore:
+        _, session = cassandra.connect(settings)
+        return cassandra.CassandraStore(settings, session)
+
+    store = await asyncio.get_running_loop().run_in_executor(None, open_store)
+    return IngestProcessor(settings.survey, store, _send)
+
+
+def _packet(event) -> Packet:
+    message = event.message
+    return Packet(event.value, message.key, message.timestamp and int(message.timestamp * 1000),
+                  f"{message.topic}/{message.partition}/{message.offset}")
+
+
+@app.agent(raw_alerts, concurrency=settings.ingest_concurrency)
+async def ingest(stream):
+    """Decode, store and forward raw alerts in batches."""
+    processor = await _processor()
+    async for events in stream.take_events(settings.batch_size, within=settings.batch_timeout_s):
+        await processor.process([_packet(e) for e in events])

@@ -1,0 +1,27 @@
+"""Run a Faust worker with a chosen set of agents."""
+from __future__ import annotations
+
+import importlib
+import logging
+from typing import Sequence
+
+from agents import AGENTS
+
+
+def run_worker(names: Sequence[str], loglevel: str = "INFO") -> None:
+    """Register the agents ``names`` and run the worker until it is stopped."""
+    unknown = sorted(set(names) - set(AGENTS))
+    if unknown:
+        raise SystemExit(f"unknown agents {unknown}; choose from {', '.join(AGENTS)}")
+    from faust import Worker
+
+    from agents.app import app, settings
+    from solas.metrics import serve_metrics
+
+    app.conf.datadir.parent.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        importlib.import_module(f"agents.{name}")
+    port = settings.metrics_port + settings.worker_id
+    serve_metrics(port)
+    logging.getLogger(__name__).info("metrics on http://127.0.0.1:%d/metrics", port)
+    Worker(app, loglevel=loglevel, redirect_stdouts=False).execute_from_commandline()

@@ -1,0 +1,194 @@
+"""``solas bench``: measure a stage on the running local stack with cloned real alerts.
+
+Ingest stage: N clones of the shipped alerts of the configured survey are
+produced to a fresh raw topic (a backlog, or at ``--rate``), then a dedicated
+worker (its own consumer group and metrics port) ingests them.  Throughput
+comes from the worker's own counters; latency from the raw-topic timestamp to
+the ``ingested`` message timestamp; peak memory per process from psutil.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import threading
+import time
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import psutil
+from tqdm import tqdm
+from aiokafka import TopicPartition
+
+from solas import stack
+from solas.processors.ingest import RAW_TIMESTAMP_HEADER
+from solas.replay import Message, messages_from_paths, produce
+from solas.settings import Settings
+from solas.topics import INGESTED, end_offsets, ensure_topics, read_topic
+from solas.workers import alerts_done, metric, read_metrics, start_worker, stop_worker
+
+BENCH_WORKER_ID = 3
+STEP = "solas_stage_step_duration_seconds_sum"
+
+
+class Throughput(NamedTuple):
+    """Alerts per second over the whole run and over its steady middle (5%-95%)."""
+
+    overall: float
+    steady: float
+    seconds: float
+
+
+def sample_alert_paths(settings: Settings) -> list[Path]:
+    """Folders of the shipped real alerts of the configured survey."""
+    return [settings.data_dir / "alerts" / settings.survey]
+
+
+def make_messages(settings: Settings, n: int) -> list[Message]:
+    """``n`` cloned real alerts, encoded in the survey's framing."""
+    counts: dict = {}
+    originals = sum(1 for _ in messages_from_paths(sample_alert_paths(settings),
+                                                   settings.survey, counts=counts))
+    clone = math.ceil(n / max(counts["alerts"], 1)) if originals else 0
+    messages = []
+    for message in messages_from_paths(sample_alert_paths(settings), settings.survey, clone):
+        if message.key is not None:
+            messages.append(message)
+        if len(messages) == n:
+            break
+    return messages
+
+
+class MemoryWatch:
+    """Samples the RSS of named processes in a thread; keeps the peaks (MB)."""
+
+    def __init__(self, pids: dict[str, int]):
+        self.procs = {name: psutil.Process(pid) for name, pid in pids.items() if pid}
+        self.peak = {name: 0.0 for name in self.procs}
+        self.cpu_start = {name: sum(p.cpu_times()[:2]) for name, p in self.procs.items()}
+        self.cpu_s: dict[str, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.5):
+            for name, proc in self.procs.items():
+                try:
+                    self.peak[name] = max(self.peak[name], proc.memory_info().rss / 2**20)
+                except psutil.Error:
+                    pass
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        for name, proc in self.procs.items():
+            try:
+                self.cpu_s[name] = sum(proc.cpu_times()[:2]) - self.cpu_start[name]
+            except psutil.Error:
+                pass
+
+
+def _progress_times(worker, n: int, timeout_s: float) -> list[tuple[float, float]]:
+    """(time, alerts done) samples until ``n`` alerts are done."""
+    samples, deadline = [], time.monotonic() + timeout_s
+    with tqdm(total=n, unit="alert", desc="ingest", mininterval=0.5) as bar:
+        while time.monotonic() < deadline:
+            if worker.process.poll() is not None:
+                raise RuntimeError(f"bench worker exited; see {worker.log_path}")
+            done = alerts_done(worker.metrics_port, "ingest")
+            samples.append((time.monotonic(), done))
+            bar.update(int(done) - bar.n)
+            if done >= n:
+                return samples
+            time.sleep(0.2)
+    raise TimeoutError(f"only {samples[-1][1]} of {n} alerts in {timeout_s} s")
+
+
+def throughput(samples: list[tuple[float, float]], n: int) -> Throughput:
+    """Overall and steady-state rates from progress samples."""
+    t = np.array([s[0] for s in samples])
+    done = np.array([s[1] for s in samples])
+    first = t[np.argmax(done > 0)]
+    seconds = t[-1] - first
+    lo, hi = t[np.argmax(done >= 0.05 * n)], t[np.argmax(done >= 0.95 * n)]
+    steady = 0.9 * n / (hi - lo) if hi > lo else float("nan")
+    return Throughput(n / seconds if seconds > 0 else float("nan"), steady, seconds)
+
+
+async def _latencies(settings: Settings, start: dict[TopicPartition, int]) -> np.ndarray:
+    """Seconds from raw-topic timestamp to ``ingested`` timestamp, per message."""
+    stamps = await read_topic(settings, INGESTED, start, keep=lambda r: (
+        r.timestamp, dict(r.headers or ()).get(RAW_TIMESTAMP_HEADER)))
+    return np.array([(out - int(raw)) / 1000 for out, raw in stamps if raw])
+
+
+def _service_pids(settings: Settings) -> dict[str, int]:
+    return {name: s.pid for name, s in stack.status(settings).items() if s.pid}
+
+
+def bench_ingest(settings: Settings, n: int, rate: float | None) -> dict:
+    """Run the ingest benchmark; returns the results dictionary."""
+    tag = time.strftime("%Y%m%d%H%M%S")
+    topic = f"bench-{tag}-alerts-{settings.survey}"
+    print(f"cloning {n} real {settings.survey} alerts ...")
+    t0 = time.monotonic()
+    messages = make_messages(settings, n)
+    clone_rate = n / (time.monotonic() - t0)
+    asyncio.run(ensure_topics(settings, [topic, INGESTED]))
+    start_offsets = asyncio.run(end_offsets(settings, INGESTED))
+    produce_s = None
+    if rate is None:
+        sent, produce_s = asyncio.run(produce(settings, messages, topic, total=n))
+    worker = start_worker(settings, ["ingest"], BENCH_WORKER_ID,
+                          {"SOLAS_APP_ID": f"solas-bench-{tag}", "SOLAS_RAW_TOPIC": topic})
+    pids = {**_service_pids(settings), "worker": worker.process.pid}
+    try:
+        with MemoryWatch(pids) as memory:
+            producer = None
+            if rate is not None:
+                producer = threading.Thread(target=lambda: asyncio.run(
+                    produce(settings, messages, topic, rate=rate, total=n, progress=False)))
+                producer.start()
+            samples = _progress_times(worker, n, 1800)
+            if producer:
+                producer.join()
+            steps = read_metrics(worker.metrics_port)
+    finally:
+        stop_worker(worker)
+    rates = throughput(samples, n)
+    lat = asyncio.run(_latencies(settings, start_offsets))
+    step_s = {step: metric(steps, STEP, stage="ingest", step=step)
+              for step in ("decode", "cassandra", "produce")}
+    return {
+        "stage": "ingest", "alerts": n, "survey": settings.survey,
+        "mode": "backlog" if rate is None else f"replay at {rate}/s",
+        "sustained_alerts_per_s": round(rates.steady, 1),
+        "overall_alerts_per_s": round(rates.overall, 1),
+        "seconds": round(rates.seconds, 2),
+        "latency_s": {p: round(float(np.percentile(lat, q)), 3) if len(lat) else None
+                      for p, q in (("p50", 50), ("p95", 95), ("p99", 99))},
+        "worker_step_seconds": {k: round(v, 2) for k, v in step_s.items()},
+        "cpu_seconds": {k: round(v, 1) for k, v in memory.cpu_s.items()},
+        "peak_rss_mb": {k: round(v, 1) for k, v in memory.peak.items()},
+        "clone_encode_alerts_per_s": round(clone_rate, 1),
+        "produce_alerts_per_s": round(n / produce_s, 1) if produce_s else None,
+        "date": time.strftime("%Y-%m-%d"),
+    }
+
+
+def run_bench(settings: Settings, stage: str, n: int, rate: float | None,
+              json_path: str | None) -> int:
+    """Entry point of ``solas bench``; prints and optionally writes JSON."""
+    if stage != "ingest":
+        raise SystemExit(f"stage {stage!r} is not built yet; available: ingest")
+    result = bench_ingest(settings, n, rate)
+    text = json.dumps(result, indent=2)
+    print(text)
+    if json_path:
+        Path(json_path).write_text(text + "\n")
+    return 0

@@ -1,0 +1,101 @@
+"""The ``solas`` command line (DESIGN section 3)."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from solas.settings import get_settings
+
+
+def _db_init(args) -> int:
+    from solas.db import init_all
+
+    for line in init_all(get_settings()):
+        print(line)
+    return 0
+
+
+def _replay(args) -> int:
+    from solas.replay import replay
+
+    settings = get_settings()
+    stats = asyncio.run(replay(settings, args.paths, rate=args.rate, clone=args.clone,
+                               topic=args.topic, progress=not args.quiet))
+    print(f"replayed {stats.messages} messages ({stats.alerts} alerts from {stats.files} "
+          f"files, {stats.unreadable_files} unreadable files sent verbatim) to "
+          f"{args.topic or settings.raw_topic} in {stats.seconds:.1f} s "
+          f"({stats.messages / max(stats.seconds, 1e-9):.0f}/s)")
+    return 0
+
+
+def _worker(args) -> int:
+    from agents import AGENTS
+    from agents.worker import run_worker
+
+    run_worker(args.agents.split(",") if args.agents else AGENTS, args.loglevel)
+    return 0
+
+
+def _demo(args) -> int:
+    from solas.demo import run_demo
+
+    return run_demo(get_settings())
+
+
+def _bench(args) -> int:
+    from solas.bench import run_bench
+
+    return run_bench(get_settings(), args.stage, args.alerts, args.rate, args.json)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every sub-command."""
+    from solas.stack.cli import add_parser as add_stack_parser
+
+    parser = argparse.ArgumentParser(prog="solas", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_stack_parser(sub)
+
+    db = sub.add_parser("db", help="database schemas")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    db_sub.add_parser("init", help="create/upgrade MariaDB + Cassandra schemas and topics"
+                      ).set_defaults(func=_db_init)
+
+    rp = sub.add_parser("replay", help="produce real alerts into the raw topic")
+    rp.add_argument("paths", nargs="+", help="alert files or folders (Avro or JSON)")
+    rp.add_argument("--rate", type=float, help="alerts per second (default: as fast as possible)")
+    rp.add_argument("--clone", type=int, default=0,
+                    help="make N synthetic objects per alert (new ids, jittered positions)")
+    rp.add_argument("--topic", help="topic (default alerts-<survey>)")
+    rp.add_argument("--quiet", action="store_true", help="no progress bar")
+    rp.set_defaults(func=_replay)
+
+    wk = sub.add_parser("worker", help="run the Faust worker")
+    wk.add_argument("--agents", help="comma-separated agents (default: all)")
+    wk.add_argument("--loglevel", default="INFO")
+    wk.set_defaults(func=_worker)
+
+    sub.add_parser("demo", help="start everything and replay the real sample alerts"
+                   ).set_defaults(func=_demo)
+
+    bn = sub.add_parser("bench", help="benchmark a stage on the running stack")
+    bn.add_argument("--stage", default="ingest", choices=["ingest"])
+    bn.add_argument("--alerts", type=int, default=20000)
+    bn.add_argument("--rate", type=float, help="replay rate, alerts/s (default: backlog)")
+    bn.add_argument("--json", help="write the results to this JSON file")
+    bn.set_defaults(func=_bench)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``solas`` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args) or 0
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,77 @@
+"""The ingest step as pure functions: packets in, alerts and dead letters out.
+
+No I/O here: the ingest agent owns the loop, the stores and the metrics.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple, Sequence
+
+import orjson
+
+from solas.surveys import Alert, DecodeError, SolarSystemAlertError, decode_packet, normalise
+
+
+class DeadLetter(NamedTuple):
+    """A packet that could not be ingested, with why."""
+
+    index: int          # position in the batch
+    stage: str          # "decode", "validate" or "solar_system" (Rubin alerts of
+                        # solar-system objects, which have no diaObject)
+    reason: str         # specific, human-readable
+    packet: bytes       # the original bytes, untouched
+
+
+class DecodedBatch(NamedTuple):
+    """A batch split into normalised alerts (with batch positions) and dead letters."""
+
+    alerts: list[Alert]
+    positions: list[int]
+    dead: list[DeadLetter]
+
+
+def decode_batch(packets: Sequence[bytes], survey: str) -> DecodedBatch:
+    """Decode and validate every packet; failures become dead letters."""
+    alerts, positions, dead = [], [], []
+    for index, packet in enumerate(packets):
+        try:
+            raw = decode_packet(packet, survey)
+        except Exception as exc:  # a worker must survive any packet
+            dead.append(DeadLetter(index, "decode", _reason(exc), packet))
+            continue
+        try:
+            alerts.append(normalise(raw, survey))
+            positions.append(index)
+        except SolarSystemAlertError as exc:  # no diaObject: kept, labelled, not an error
+            dead.append(DeadLetter(index, "solar_system", str(exc), packet))
+        except Exception as exc:
+            dead.append(DeadLetter(index, "validate", _reason(exc), packet))
+    return DecodedBatch(alerts, positions, dead)
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, DecodeError):
+        return str(exc)
+    return f"unexpected {type(exc).__name__}: {exc}"
+
+
+def ingested_record(alert: Alert, raw_timestamp_ms: int | None) -> bytes:
+    """The JSON forwarded on topic ``ingested``: the alert without cutouts.
+
+    64-bit ids stay exact integers; non-finite floats become ``null``."""
+    body = alert._asdict()
+    del body["cutouts"]
+    body["raw_timestamp_ms"] = raw_timestamp_ms
+    return orjson.dumps(body, default=_jsonable)  # writes NaN and infinities as null
+
+
+def alert_from_ingested(data: bytes) -> tuple[Alert, int | None]:
+    """Inverse of :func:`ingested_record` (cutouts are not carried)."""
+    body = orjson.loads(data)
+    raw_timestamp_ms = body.pop("raw_timestamp_ms", None)
+    return Alert(**body, cutouts={}), raw_timestamp_ms
+
+
+def _jsonable(value):
+    if isinstance(value, bytes):
+        return value.hex()
+    raise TypeError(f"cannot encode {type(value).__name__} as JSON")

@@ -1,0 +1,173 @@
+"""One column spec per table, rendered to MariaDB and to Cassandra DDL.
+
+A :class:`TableSpec` lists typed :class:`Column` objects and its keys once;
+:func:`mariadb_create` and :func:`cql_create` render it for each store, and
+:func:`mariadb_add_columns` / :func:`cql_add_columns` give the ``ALTER``
+statements that upgrade an existing table to the spec without losing data.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+# Portable column kinds -> (MariaDB type, CQL type).
+KINDS: dict[str, tuple[str, str]] = {
+    "bigint": ("BIGINT", "bigint"),
+    "int": ("INT", "int"),
+    "smallint": ("SMALLINT", "smallint"),
+    "double": ("DOUBLE", "double"),
+    "float": ("FLOAT", "float"),
+    "bool": ("BOOLEAN", "boolean"),
+    "text": ("TEXT", "text"),
+    "json": ("LONGTEXT", "text"),
+    "bytes": ("LONGBLOB", "blob"),
+    "datetime": ("DATETIME(6)", "timestamp"),
+}
+
+# Avro primitive types -> portable kinds.
+AVRO_KINDS = {"long": "bigint", "int": "int", "double": "double", "float": "float",
+              "boolean": "bool", "string": "text", "bytes": "bytes"}
+
+
+class Column(NamedTuple):
+    """A typed column: ``kind`` is a key of :data:`KINDS` or ``varchar(N)``."""
+
+    name: str
+    kind: str
+    doc: str = ""
+    nullable: bool = True
+    default: str | None = None
+
+    def mariadb_type(self) -> str:
+        """The MariaDB column type."""
+        if self.kind.startswith("varchar("):
+            return self.kind.upper()
+        return KINDS[self.kind][0]
+
+    def cql_type(self) -> str:
+        """The Cassandra column type."""
+        if self.kind.startswith("varchar("):
+            return "text"
+        return KINDS[self.kind][1]
+
+
+class TableSpec(NamedTuple):
+    """A table: its columns, primary key and secondary indexes.
+
+    ``primary_key`` lists the partition key columns first; for Cassandra the
+    first ``partition_columns`` of them form the partition key and the rest
+    are clustering columns.
+    """
+
+    name: str
+    columns: tuple[Column, ...]
+    primary_key: tuple[str, ...]
+    doc: str = ""
+    indexes: tuple[tuple[str, ...], ...] = ()
+    partition_columns: int = 1
+    auto_increment: str | None = None
+    default_ttl_s: int | None = None
+    compressed: bool = True  # False for already-compressed payloads (cutouts)
+
+    def column(self, name: str) -> Column:
+        """The column called ``name``."""
+        for col in self.columns:
+            if col.name == name:
+                return col
+        raise KeyError(f"table {self.name} has no column {name}")
+
+    @property
+    def column_names(self) -> list[str]:
+        """Column names in declaration order."""
+        return [c.name for c in self.columns]
+
+
+def _check(spec: TableSpec) -> None:
+    names = spec.column_names
+    if len(set(names)) != len(names):
+        raise ValueError(f"table {spec.name} declares a column twice")
+    missing = [k for k in spec.primary_key if k not in names]
+    if missing:
+        raise ValueError(f"table {spec.name}: key columns {missing} are not declared")
+
+
+def _mariadb_column(col: Column, auto_increment: bool) -> str:
+    text = f"`{col.name}` {col.mariadb_type()}"
+    if not col.nullable or auto_increment:
+        text += " NOT NULL"
+    if auto_increment:
+        text += " AUTO_INCREMENT"
+    elif col.default is not None:
+        text += f" DEFAULT {col.default}"
+    if col.doc:
+        text += " COMMENT '" + col.doc.replace("'", "''") + "'"
+    return text
+
+
+def mariadb_create(spec: TableSpec) -> str:
+    """``CREATE TABLE IF NOT EXISTS`` for MariaDB."""
+    _check(spec)
+    parts = [_mariadb_column(c, c.name == spec.auto_increment) for c in spec.columns]
+    parts.append("PRIMARY KEY (" + ", ".join(f"`{k}`" for k in spec.primary_key) + ")")
+    for index in spec.indexes:
+        name = "idx_" + "_".join(index)
+        parts.append(f"KEY `{name}` (" + ", ".join(f"`{k}`" for k in index) + ")")
+    body = ",\n  ".join(parts)
+    comment = spec.doc.replace("'", "''")
+    return (f"CREATE TABLE IF NOT EXISTS `{spec.name}` (\n  {body}\n) ENGINE=InnoDB "
+            f"DEFAULT CHARSET=utf8mb4 COMMENT='{comment}'")
+
+
+def mariadb_add_columns(spec: TableSpec, existing: set[str]) -> list[str]:
+    """``ALTER TABLE ... ADD COLUMN`` for spec columns missing from ``existing``."""
+    lower = {e.lower() for e in existing}
+    return [f"ALTER TABLE `{spec.name}` ADD COLUMN {_mariadb_column(c, False)}"
+            for c in spec.columns if c.name.lower() not in lower]
+
+
+def _cql_name(name: str) -> str:
+    return f'"{name}"' if name != name.lower() else name
+
+
+def cql_create(spec: TableSpec, keyspace: str) -> str:
+    """``CREATE TABLE IF NOT EXISTS`` for Cassandra (case-preserving names)."""
+    _check(spec)
+    cols = ",\n  ".join(f"{_cql_name(c.name)} {c.cql_type()}" for c in spec.columns)
+    part = spec.primary_key[:spec.partition_columns]
+    clustering = spec.primary_key[spec.partition_columns:]
+    key = "(" + ", ".join(_cql_name(k) for k in part) + ")"
+    if clustering:
+        key += ", " + ", ".join(_cql_name(k) for k in clustering)
+    options = []
+    if clustering:
+        options.append("CLUSTERING ORDER BY (" +
+                       ", ".join(f"{_cql_name(k)} ASC" for k in clustering) + ")")
+    if spec.default_ttl_s:
+        options.append(f"default_time_to_live = {int(spec.default_ttl_s)}")
+    if not spec.compressed:
+        options.append("compression = {'enabled': 'false'}")
+    with_clause = (" WITH " + " AND ".join(options)) if options else ""
+    return (f"CREATE TABLE IF NOT EXISTS {keyspace}.{_cql_name(spec.name)} (\n  {cols},\n"
+            f"  PRIMARY KEY ({key})\n){with_clause}")
+
+
+def cql_add_columns(spec: TableSpec, keyspace: str, existing: set[str]) -> list[str]:
+    """``ALTER TABLE ... ADD`` for spec columns missing from ``existing``."""
+    return [f"ALTER TABLE {keyspace}.{_cql_name(spec.name)} ADD {_cql_name(c.name)} "
+            f"{c.cql_type()}" for c in spec.columns if c.name not in existing]
+
+
+def cql_insert(spec: TableSpec, keyspace: str, ttl: bool = False) -> str:
+    """A prepared-statement ``INSERT`` naming every column of the spec."""
+    names = ", ".join(_cql_name(c.name) for c in spec.columns)
+    marks = ", ".join("?" for _ in spec.columns)
+    using = " USING TTL ?" if ttl else ""
+    return f"INSERT INTO {keyspace}.{_cql_name(spec.name)} ({names}) VALUES ({marks}){using}"
+
+
+def columns_from_fields(fields: list[tuple[str, str]], first: tuple[Column, ...] = ()
+                        ) -> tuple[Column, ...]:
+    """Columns for native Avro ``(name, primitive type)`` fields after ``first``."""
+    seen = {c.name for c in first}
+    extra = tuple(Column(name, AVRO_KINDS[kind]) for name, kind in fields
+                  if name not in seen and kind in AVRO_KINDS)
+    return first + extra

@@ -1,0 +1,268 @@
+"""The column specs of every Solas table (DESIGN section 4), per survey.
+
+MariaDB holds the queryable tables users write SQL against; Cassandra holds
+the light curves and cutouts.  Column names are what users write: keep them.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+from solas.schema.columns import Column, TableSpec, columns_from_fields
+from solas.surveys import native_fields
+
+C = Column
+BANDS = "ugrizy"
+HPX_DOC = "HEALPix nested index of the position at order 16 (sky index)"
+
+# --------------------------------------------------------------------------- objects
+
+
+def _pair_columns(prefix: str) -> tuple[Column, ...]:
+    return (C(f"{prefix}PairMJD", "double", "MJD TAI of the pair"),
+            C(f"{prefix}PairColourMag", "double", "colour of the pair, mag"),
+            C(f"{prefix}PairColourBands", "varchar(4)", "bands of the pair, e.g. g-r"),
+            C(f"{prefix}PairColourTemp", "double", "black-body temperature, K"))
+
+
+def _lsst_objects() -> TableSpec:
+    cols: list[Column] = [
+        C("diaObjectId", "bigint", "Rubin DIA object id", nullable=False),
+        C("ra", "double", "right ascension, deg"), C("decl", "double", "declination, deg"),
+        C("firstDiaSourceMjdTai", "double", "MJD TAI of the first detection"),
+        C("lastDiaSourceMjdTai", "double", "MJD TAI of the latest detection"),
+        C("latest_psfFlux", "double", "latest PSF flux, nJy")]
+    for b in BANDS:
+        cols += [C(f"{b}_psfFlux", "double", f"latest {b} PSF flux, nJy"),
+                 C(f"{b}_latestMJD", "double", f"MJD TAI of latest {b} detection"),
+                 C(f"{b}_psfFluxMean", "double", f"mean {b} PSF flux, nJy"),
+                 C(f"{b}_psfFluxMeanErr", "double", f"error of mean {b} flux, nJy")]
+    cols += [C("medianR", "double", "median reliability"),
+             C("latestR", "double", "latest reliability"),
+             C("nDiaSources", "int", "number of detections"),
+             C("nPosDiaSources", "int", "number of positive detections"),
+             C("nPosDiaSourcesNights", "int", "nights with positive detections"),
+             C("nSourcesGood", "int", "detections passing quality flags")]
+    cols += [C(f"n{b}Sources", "int", f"number of {b} detections") for b in BANDS]
+    cols += [C("tns_name", "varchar(32)", "TNS name within 1.5 arcsec"),
+             C("absMag", "double", "absolute magnitude"),
+             C("absMagMJD", "double", "MJD of absMag"),
+             C("BBBRiseRate", "double", "Bazin rise rate, 1/day"),
+             C("BBBFallRate", "double", "Bazin fall rate, 1/day"),
+             C("BBBTemp", "double", "black-body temperature, K"),
+             C("BBBPeakFlux", "double", "fitted peak flux, nJy"),
+             C("BBBPeakMJD", "double", "fitted peak MJD"),
+             C("BBBPeakAbsMag", "double", "fitted peak absolute magnitude"),
+             C("glat", "double", "galactic latitude, deg"),
+             C("ebv", "double", "SFD E(B-V), mag"),
+             C("jump1", "double", "largest jump over bands, sigma"),
+             C("jump2", "double", "second largest jump over bands, sigma"),
+             *_pair_columns("latest"), *_pair_columns("penultimate"),
+             C("hpx16", "bigint", HPX_DOC),
+             C("timestamp", "datetime", "when Solas last updated the row")]
+    native = native_fields("lsst")["object"]
+    columns = columns_from_fields([(n, k) for n, k in native if n != "dec"], tuple(cols))
+    return TableSpec("objects", columns, ("diaObjectId",),
+                     "One row per Rubin DIA object: features and latest state",
+                     indexes=(("hpx16",), ("lastDiaSourceMjdTai",), ("tns_name",)))
+
+
+ZTF_OBJECT_DOUBLES = (
+    "ramean decmean rastd decstd maggmin maggmax maggmean magrmin magrmax magrmean gmag "
+    "rmag dmdt_g dmdt_r dmdt_g_err dmdt_r_err jdgmax jdrmax jdmax jdmin g_minus_r "
+    "jd_g_minus_r glatmean glonmean sgmag1 srmag1 sgscore1 distpsnr1 mag_g02 mag_g08 "
+    "mag_g28 mag_r02 mag_r08 mag_r28").split()
+
+
+def _ztf_objects() -> TableSpec:
+    cols = (C("objectId", "varchar(16)", "ZTF object id", nullable=False),
+            C("ncand", "int", "number of detections"),
+            *(C(n, "double") for n in ZTF_OBJECT_DOUBLES),
+            C("ssnamenr", "varchar(16)", "nearest solar-system object"),
+            C("ncandgp", "int", "positive detections"),
+            C("ncandgp_7", "int", "positive detections in the last 7 days"),
+            C("ncandgp_14", "int", "positive detections in the last 14 days"),
+            C("tns_name", "varchar(32)", "TNS name within 1.5 arcsec"),
+            C("hpx16", "bigint", HPX_DOC),
+            C("timestamp", "datetime", "when Solas last updated the row"))
+    return TableSpec("objects", cols, ("objectId",),
+                     "One row per ZTF object: features and latest state",
+                     indexes=(("hpx16",), ("jdmax",), ("tns_name",)))
+
+
+# ------------------------------------------------------------------- shared tables
+
+def _sherlock(object_col: Column) -> TableSpec:
+    cols = (object_col,
+            C("classification", "varchar(16)", "VS CV BS AGN NT SN ORPHAN"),
+            C("association_type", "varchar(16)", "SYNONYM or ASSOCIATION"),
+            C("catalogue_table_name", "varchar(64)"), C("catalogue_object_id", "varchar(64)"),
+            C("catalogue_object_type", "varchar(32)"),
+            C("raDeg", "double", "deg"), C("decDeg", "double", "deg"),
+            C("separationArcsec", "double", "arcsec"),
+            C("northSeparationArcsec", "double", "arcsec"),
+            C("eastSeparationArcsec", "double", "arcsec"),
+            C("physical_separation_kpc", "double", "kpc"),
+            C("direct_distance", "double", "Mpc"), C("distance", "double", "Mpc"),
+            C("z", "double"), C("photoZ", "double"), C("photoZErr", "double"),
+            C("Mag", "double", "mag"), C("MagFilter", "varchar(16)"), C("MagErr", "double"),
+            C("classificationReliability", "int", "1 synonym, 2 association, 3 weak"),
+            C("major_axis_arcsec", "double", "arcsec"),
+            C("annotator", "varchar(128)"), C("description", "text"), C("summary", "text"))
+    return TableSpec("sherlock_classifications", cols, (object_col.name,),
+                     "Sherlock-style contextual classification, one row per object",
+                     indexes=(("classification",),))
+
+
+def _user_tables(object_col: Column) -> list[TableSpec]:
+    oid = object_col.name
+    return [
+        TableSpec("users", (
+            C("id", "int", nullable=False), C("username", "varchar(64)", nullable=False),
+            C("email", "varchar(255)"), C("password_hash", "varchar(255)"),
+            C("user_class", "varchar(16)", "anonymous, user or power", default="'user'"),
+            C("is_admin", "bool", default="0"),
+            C("created", "datetime", default="CURRENT_TIMESTAMP(6)")),
+            ("id",), "Accounts", indexes=(("username",),), auto_increment="id"),
+        TableSpec("api_tokens", (
+            C("token", "varchar(64)", nullable=False), C("user", "int", nullable=False),
+            C("created", "datetime", default="CURRENT_TIMESTAMP(6)")),
+            ("token",), "API tokens", indexes=(("user",),)),
+        TableSpec("watchlists", (
+            C("wl_id", "int", nullable=False), C("user", "int"), C("name", "varchar(255)"),
+            C("description", "text"), C("active", "bool", default="0"),
+            C("public", "bool", default="0"),
+            C("radius", "double", "default cone radius, arcsec", default="2"),
+            C("created", "datetime", default="CURRENT_TIMESTAMP(6)"),
+            C("modified", "datetime"), C("expires", "datetime")),
+            ("wl_id",), "Watchlists", indexes=(("user",),), auto_increment="wl_id"),
+        TableSpec("watchlist_cones", (
+            C("cone_id", "int", nullable=False), C("wl_id", "int", nullable=False),
+            C("name", "varchar(255)"), C("ra", "double", "deg"), C("decl", "double", "deg"),
+            C("radius", "double", "arcsec; NULL means the watchlist default")),
+            ("cone_id",), "Watchlist cones", indexes=(("wl_id",),),
+            auto_increment="cone_id"),
+        TableSpec("watchlist_hits", (
+            object_col, C("wl_id", "int", nullable=False),
+            C("cone_id", "int", nullable=False), C("arcsec", "double", "separation"),
+            C("name", "varchar(255)", "cone name")),
+            (oid, "cone_id"), "Objects inside watchlist cones", indexes=(("wl_id",),)),
+        TableSpec("watchmaps", (
+            C("ar_id", "int", nullable=False), C("user", "int"), C("name", "varchar(255)"),
+            C("description", "text"), C("moc", "bytes", "MOC FITS"),
+            C("mocimage", "bytes", "sky preview PNG"), C("area_deg2", "double", "deg^2"),
+            C("active", "bool", default="0"), C("public", "bool", default="0"),
+            C("created", "datetime", default="CURRENT_TIMESTAMP(6)"),
+            C("modified", "datetime"), C("expires", "datetime")),
+            ("ar_id",), "Watchmaps (MOC sky regions)", indexes=(("user",),),
+            auto_increment="ar_id"),
+        TableSpec("area_hits", (object_col, C("ar_id", "int", nullable=False)),
+                  (oid, "ar_id"), "Objects inside watchmaps", indexes=(("ar_id",),)),
+        TableSpec("mma_areas", (
+            C("mw_id", "int", nullable=False), C("event_id", "varchar(64)"),
+            C("event_date", "datetime"), C("moc10", "bytes"), C("moc50", "bytes"),
+            C("moc90", "bytes"), C("area90_deg2", "double", "deg^2"),
+            C("params", "json", "event parameters")),
+            ("mw_id",), "Gravitational-wave and other multi-messenger sky maps",
+            indexes=(("event_id",),), auto_increment="mw_id"),
+        TableSpec("mma_area_hits", (
+            object_col, C("mw_id", "int", nullable=False),
+            C("contour", "double", "smallest credible region containing the alert, %"),
+            C("probdens", "double", "probability density at the alert, 1/deg^2")),
+            (oid, "mw_id"), "Objects inside multi-messenger sky maps",
+            indexes=(("mw_id",),)),
+        TableSpec("annotators", (
+            C("topic", "varchar(64)", nullable=False), C("owner", "int"),
+            C("description", "text"), C("url", "varchar(1024)"),
+            C("active", "bool", default="1"), C("public", "bool", default="1"),
+            C("fast", "bool", default="0")),
+            ("topic",), "Classifiers allowed to annotate objects"),
+        TableSpec("annotations", (
+            object_col, C("topic", "varchar(64)", nullable=False),
+            C("version", "varchar(64)"), C("classification", "varchar(80)"),
+            C("explanation", "text"), C("classdict", "json"), C("url", "varchar(1024)"),
+            C("timestamp", "datetime", default="CURRENT_TIMESTAMP(6)")),
+            (oid, "topic"), "Annotations, one per object and annotator",
+            indexes=(("topic",),)),
+        TableSpec("filters", (
+            C("id", "int", nullable=False), C("user", "int"), C("name", "varchar(255)"),
+            C("description", "text"), C("selected", "text"), C("conditions", "text"),
+            C("tables", "text"), C("real_sql", "text"), C("public", "bool", default="0"),
+            C("run", "smallint", "0 off, 1 on alert, 2 on annotation, 3 both",
+              default="0"),
+            C("output", "smallint", "0 none, 1 email, 2 kafka, 3 +lite lc, 4 +full alert",
+              default="0"),
+            C("topic_name", "varchar(255)"),
+            C("byte_quota", "bigint", "daily bytes allowed on the topic"),
+            C("created", "datetime", default="CURRENT_TIMESTAMP(6)"),
+            C("modified", "datetime"), C("expires", "datetime")),
+            ("id",), "User filters", indexes=(("user",),), auto_increment="id"),
+        TableSpec("crossmatch_tns", (
+            C("tns_name", "varchar(32)", nullable=False), C("tns_prefix", "varchar(8)"),
+            C("ra", "double", "deg"), C("decl", "double", "deg"),
+            C("type", "varchar(64)"), C("z", "double"),
+            C("discovery_date", "datetime"), C("discovery_mag", "double"),
+            C("discovery_filter", "varchar(32)"), C("reporting_group", "varchar(128)"),
+            C("source_group", "varchar(128)"), C("internal_names", "text"),
+            C("hpx16", "bigint", HPX_DOC)),
+            ("tns_name",), "Transient Name Server public objects",
+            indexes=(("hpx16",),)),
+    ]
+
+
+@lru_cache(maxsize=2)
+def mariadb_tables(survey: str) -> tuple[TableSpec, ...]:
+    """Every MariaDB table of a deployment of ``survey``."""
+    if survey == "lsst":
+        objects, object_col = _lsst_objects(), C("diaObjectId", "bigint", nullable=False)
+    else:
+        objects, object_col = _ztf_objects(), C("objectId", "varchar(16)", nullable=False)
+    return (objects, _sherlock(object_col), *_user_tables(object_col))
+
+
+# --------------------------------------------------------------- Cassandra tables
+
+# Per survey: light-curve kind -> (table name, key columns with their kinds).
+LIGHTCURVE_KEYS: dict[str, dict[str, tuple[str, tuple[Column, ...]]]] = {
+    "ztf": {
+        "detections": ("candidates", (C("objectId", "text"), C("jd", "double"),
+                                      C("candid", "bigint"))),
+        "forced": ("forcedphot", (C("objectId", "text"), C("jd", "double"),
+                                  C("fid", "int"))),
+        "nondetections": ("noncandidates", (C("objectId", "text"), C("jd", "double"),
+                                            C("fid", "int"))),
+    },
+    "lsst": {
+        "detections": ("diaSources", (C("diaObjectId", "bigint"),
+                                      C("midpointMjdTai", "double"),
+                                      C("diaSourceId", "bigint"))),
+        "forced": ("diaForcedSources", (C("diaObjectId", "bigint"),
+                                        C("midpointMjdTai", "double"),
+                                        C("diaForcedSourceId", "bigint"))),
+        "nondetections": ("diaNondetectionLimits", (C("diaObjectId", "bigint"),
+                                                    C("midpointMjdTai", "double"),
+                                                    C("band", "text"))),
+    },
+}
+CUTOUT_TYPES = ("Science", "Template", "Difference")
+
+
+@lru_cache(maxsize=2)
+def lightcurve_tables(survey: str) -> dict[str, TableSpec]:
+    """Cassandra light-curve tables keyed by kind, partitioned by object id and
+    clustered by time then source id; native survey columns follow the keys."""
+    fields = native_fields(survey)
+    specs = {}
+    for kind, (name, keys) in LIGHTCURVE_KEYS[survey].items():
+        columns = columns_from_fields(fields.get(kind, []), keys)
+        specs[kind] = TableSpec(name, columns, tuple(k.name for k in keys),
+                                f"{survey} {kind}, one row per point")
+    return specs
+
+
+def cutout_table(survey: str, ttl_s: int) -> TableSpec:
+    """Cassandra cutouts keyed by source id and type, expiring after ``ttl_s`` s."""
+    source = "candid" if survey == "ztf" else "diaSourceId"
+    cols = (C(source, "bigint"), C("cutoutType", "text", "Science, Template or Difference"),
+            C("objectId", "text", "object id as text"), C("stamp", "bytes", "FITS stamp"))
+    return TableSpec("cutouts", cols, (source, "cutoutType"), "Image cutouts with a TTL",
+                     default_ttl_s=ttl_s, compressed=False)

@@ -1,0 +1,137 @@
+"""Solas settings: the only module that reads the environment.
+
+Every setting is typed, has a working default for the local stack started by
+``solas stack up``, and a docstring.  Read them through :func:`get_settings`;
+nothing else in Solas touches ``os.environ``.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from functools import lru_cache
+from pathlib import Path
+from urllib.parse import urlparse
+
+SURVEYS = ("ztf", "lsst")
+
+
+def _doc(text: str, default, env: str | None = None):
+    """Declare a setting with its default, docstring and environment variable."""
+    return field(default=default, metadata={"doc": text, "env": env})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Typed settings for one Solas deployment (one survey per deployment)."""
+
+    survey: str = _doc("Survey of this deployment: 'ztf' or 'lsst'.", "ztf", "SOLAS_SURVEY")
+    home: Path = _doc(
+        "State directory of the local stack (service data, logs, pids, jar cache).",
+        Path(".solas"), "SOLAS_HOME")
+    app_id: str = _doc("Faust application id (the consumer group of the workers).",
+                       "solas", "SOLAS_APP_ID")
+    raw_topic_name: str = _doc("Raw alert topic; empty means alerts-<survey>.", "",
+                               "SOLAS_RAW_TOPIC")
+    kafka: str = _doc("Kafka bootstrap servers, host:port[,host:port].",
+                      "127.0.0.1:9092", "SOLAS_KAFKA")
+    kafka_controller_port: int = _doc("Port of the local KRaft controller listener.",
+                                      9093, "SOLAS_KAFKA_CONTROLLER_PORT")
+    mariadb_url: str = _doc("MariaDB URL mysql://user[:password]@host:port/database.",
+                            "mysql://solas:solas@127.0.0.1:3307/solas", "SOLAS_MARIADB_URL")
+    cassandra_hosts: str = _doc("Comma-separated Cassandra contact points.",
+                                "127.0.0.1", "SOLAS_CASSANDRA_HOSTS")
+    cassandra_port: int = _doc("Cassandra native-protocol (CQL) port.", 9042,
+                               "SOLAS_CASSANDRA_PORT")
+    cassandra_storage_port: int = _doc("Cassandra inter-node storage port.", 7000,
+                                       "SOLAS_CASSANDRA_STORAGE_PORT")
+    cassandra_keyspace_name: str = _doc(
+        "Cassandra keyspace of light curves and cutouts; empty means solas_<survey>.", "",
+        "SOLAS_CASSANDRA_KEYSPACE")
+    cutout_ttl_s: int = _doc("Time to live of stored cutouts, seconds (default 30 days).",
+                             30 * 86400, "SOLAS_CUTOUT_TTL")
+    prometheus_port: int = _doc("Port of the local Prometheus server.", 9090,
+                                "SOLAS_PROMETHEUS_PORT")
+    metrics_port: int = _doc(
+        "First port on which workers serve /metrics (worker n uses metrics_port + n).",
+        9150, "SOLAS_METRICS_PORT")
+    worker_id: int = _doc(
+        "Index of this worker process on the host: offsets its ports and RocksDB dir.",
+        0, "SOLAS_WORKER_ID")
+    worker_web_port: int = _doc(
+        "First port of the Faust workers' own web servers (worker n uses + n).", 6066,
+        "SOLAS_WORKER_WEB_PORT")
+    topic_prefix: str = _doc("Prefix of per-filter output topics.", "solas_filter_",
+                             "SOLAS_TOPIC_PREFIX")
+    topic_partitions: int = _doc("Partitions of the alert and ingested topics.", 4,
+                                 "SOLAS_TOPIC_PARTITIONS")
+    smtp: str = _doc("SMTP server for email output, host:port.", "127.0.0.1:25",
+                     "SOLAS_SMTP")
+    batch_size: int = _doc("Alerts per agent batch (stream.take).", 500, "SOLAS_BATCH_SIZE")
+    ingest_concurrency: int = _doc(
+        "Concurrent ingest actors per worker: one batch decodes while another is written.",
+        2, "SOLAS_INGEST_CONCURRENCY")
+    batch_timeout_s: float = _doc("Longest wait to fill a batch, seconds.", 1.0,
+                                  "SOLAS_BATCH_TIMEOUT")
+    max_message_bytes: int = _doc("Largest Kafka message (an alert with cutouts), bytes.",
+                                  16 * 1024 * 1024, "SOLAS_MAX_MESSAGE_BYTES")
+    data_dir: Path = _doc("Folder of the shared real sample data.",
+                          Path(__file__).resolve().parent.parent.parent / "shared" / "data",
+                          "SOLAS_DATA")
+
+    @property
+    def raw_topic(self) -> str:
+        """Topic receiving raw Avro alerts for this survey."""
+        return self.raw_topic_name or f"alerts-{self.survey}"
+
+    @property
+    def cassandra_keyspace(self) -> str:
+        """Keyspace of light curves and cutouts (one per survey by default)."""
+        return self.cassandra_keyspace_name or f"solas_{self.survey}"
+
+    @property
+    def logs_dir(self) -> Path:
+        """Folder of per-service log files."""
+        return self.home / "logs"
+
+    @property
+    def mariadb(self) -> dict:
+        """Connection keywords parsed from :attr:`mariadb_url`."""
+        url = urlparse(self.mariadb_url)
+        return {"host": url.hostname or "127.0.0.1", "port": url.port or 3306,
+                "user": url.username or "root", "password": url.password or "",
+                "db": url.path.lstrip("/") or "solas"}
+
+    @property
+    def cassandra_contact_points(self) -> list[str]:
+        """Cassandra hosts as a list."""
+        return [h.strip() for h in self.cassandra_hosts.split(",") if h.strip()]
+
+
+def _convert(kind, raw: str):
+    if kind in (int, "int"):
+        return int(raw)
+    if kind in (float, "float"):
+        return float(raw)
+    if kind in (Path, "Path"):
+        return Path(raw)
+    return raw
+
+
+def load_settings(environ: dict | None = None) -> Settings:
+    """Build settings from an environment mapping (default ``os.environ``)."""
+    environ = os.environ if environ is None else environ
+    values = {}
+    for f in fields(Settings):
+        env = f.metadata.get("env")
+        if env and environ.get(env, "") != "":
+            values[f.name] = _convert(f.type, environ[env])
+    settings = Settings(**values)
+    if settings.survey not in SURVEYS:
+        raise ValueError(f"SOLAS_SURVEY must be one of {SURVEYS}, not {settings.survey!r}")
+    return settings
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return load_settings()

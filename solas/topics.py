@@ -1,0 +1,107 @@
+"""Kafka topic names and their creation with alert-sized limits."""
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Callable
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from solas.settings import Settings
+
+INGESTED = "ingested"
+DEADLETTER = "alerts-deadletter"
+
+
+def pipeline_topics(settings: Settings) -> list[str]:
+    """Topics of the ingest stage for the configured survey."""
+    return [settings.raw_topic, INGESTED, DEADLETTER]
+
+
+async def ensure_topics(settings: Settings, names: list[str] | None = None) -> list[str]:
+    """Create missing topics (partitions from settings, alert-sized messages).
+
+    Returns the names created; existing topics are left alone."""
+    names = names or pipeline_topics(settings)
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka, request_timeout_ms=30000)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        wanted = [NewTopic(name, settings.topic_partitions, 1,
+                           topic_configs={"max.message.bytes": str(settings.max_message_bytes)})
+                  for name in names if name not in existing]
+        if wanted:
+            try:
+                await admin.create_topics(wanted)
+            except TopicAlreadyExistsError:
+                pass
+        return [t.name for t in wanted]
+    finally:
+        await admin.close()
+
+
+async def _stop(consumer: AIOKafkaConsumer) -> None:
+    """Stop a group-less consumer.  aiokafka 0.14 may re-raise the cancellation of its
+    own never-started offset-reset task here; only a cancellation of ours propagates."""
+    try:
+        await consumer.stop()
+    except asyncio.CancelledError:
+        if asyncio.current_task().cancelling():
+            raise
+
+
+def _consumer(settings: Settings) -> AIOKafkaConsumer:
+    return AIOKafkaConsumer(bootstrap_servers=settings.kafka, enable_auto_commit=False,
+                            fetch_max_bytes=64 * 2**20,
+                            max_partition_fetch_bytes=settings.max_message_bytes)
+
+
+async def partitions(settings: Settings, topic: str) -> list[TopicPartition]:
+    """Partitions of ``topic`` (empty if it does not exist)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka)
+    await admin.start()
+    try:
+        described = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    return [TopicPartition(topic, p["partition"]) for d in described if d["error_code"] == 0
+            for p in d["partitions"]]
+
+
+async def end_offsets(settings: Settings, topic: str) -> dict[TopicPartition, int]:
+    """The next offset of every partition of ``topic`` (empty if it does not exist)."""
+    parts = await partitions(settings, topic)
+    if not parts:
+        return {}
+    consumer = _consumer(settings)
+    await consumer.start()
+    try:
+        return await consumer.end_offsets(parts)
+    finally:
+        await _stop(consumer)
+
+
+async def read_topic(settings: Settings, topic: str,
+                     start: dict[TopicPartition, int] | None = None,
+                     keep: Callable[[ConsumerRecord], Any] = lambda record: record) -> list:
+    """``keep(record)`` for every record of ``topic`` from ``start`` offsets (default:
+    the beginning) up to its end offsets at call time."""
+    end = await end_offsets(settings, topic)
+    start = start or {tp: 0 for tp in end}
+    consumer = _consumer(settings)
+    await consumer.start()
+    records: list = []
+    try:
+        consumer.assign(list(end))
+        for tp in end:
+            consumer.seek(tp, start.get(tp, 0))
+        remaining = {tp for tp in end if end[tp] > start.get(tp, 0)}
+        while remaining:
+            for tp, batch in (await consumer.getmany(timeout_ms=2000)).items():
+                records += [keep(r) for r in batch if r.offset < end[tp]]
+                if batch and batch[-1].offset + 1 >= end[tp]:
+                    remaining.discard(tp)
+    finally:
+        await _stop(consumer)
+    return records

@@ -1,0 +1,27 @@
+"""Fixtures of the integration tests: the real local stack under ``<repo>/.solas-test``."""
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from solas.settings import Settings, load_settings
+from solas.stack import down, up
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    """Settings of the test stack: the environment's, with SOLAS_HOME=<repo>/.solas-test."""
+    return load_settings({**os.environ, "SOLAS_HOME": str(REPO / ".solas-test")})
+
+
+@pytest.fixture(scope="session")
+def stack(settings: Settings) -> Iterator[Settings]:
+    """The running stack (``up``, answering real requests); stopped by pid at the end."""
+    up(settings)
+    yield settings
+    down(settings)

@@ -1,0 +1,255 @@
+"""Generated configurations and the specific errors of the local stack (no services run)."""
+from __future__ import annotations
+
+import os
+import socket
+import struct
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+import yaml
+
+from solas.settings import Settings
+from solas.stack import Service, StackError, ServiceStatus, up
+from solas.stack.cassandra import CassandraService
+from solas.stack.cli import format_status
+from solas.stack.kafka import KafkaService, list_topics, new_cluster_id
+from solas.stack.mariadb import MariaDBService, init_sql
+from solas.stack.prometheus import PrometheusService
+from solas.stack.process import is_running
+from solas.stack.render import render_properties
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(home=tmp_path / "home", kafka="127.0.0.1:19092", kafka_controller_port=19093,
+                    topic_partitions=7, max_message_bytes=20 * 1024 * 1024,
+                    cassandra_port=19042, cassandra_storage_port=17000,
+                    prometheus_port=19090, metrics_port=19150)
+
+
+@pytest.fixture
+def fake_bin(tmp_path: Path) -> Path:
+    """A PATH folder with harmless stand-ins for prometheus and java (no mvn)."""
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    for name in ("prometheus", "java"):
+        (folder / name).write_text("#!/bin/sh\nexit 0\n")
+        (folder / name).chmod(0o755)
+    return folder
+
+
+def parse_properties(text: str) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in text.splitlines() if line and line[0] != "#")
+
+
+def test_server_properties(settings: Settings) -> None:
+    props = parse_properties(render_properties(KafkaService(settings).server_properties()))
+    assert props["process.roles"] == "broker,controller"
+    assert props["controller.quorum.voters"] == "1@127.0.0.1:19093"
+    assert props["listeners"] == "PLAINTEXT://127.0.0.1:19092,CONTROLLER://127.0.0.1:19093"
+    assert props["advertised.listeners"] == "PLAINTEXT://127.0.0.1:19092"
+    assert int(props["message.max.bytes"]) >= settings.max_message_bytes
+    assert int(props["replica.fetch.max.bytes"]) >= settings.max_message_bytes
+    assert int(props["socket.request.max.bytes"]) > settings.max_message_bytes
+    assert props["auto.create.topics.enable"] == "false"  # topics are created explicitly (solas db init, replay)
+    assert props["num.partitions"] == "7"
+    assert props["offsets.topic.replication.factor"] == "1"
+    assert props["transaction.state.log.replication.factor"] == "1"
+    assert props["group.initial.rebalance.delay.ms"] == "0"
+    assert Path(props["log.dirs"]) == settings.home.resolve() / "data" / "kafka"
+
+
+def test_cluster_id_shape() -> None:
+    for _ in range(200):
+        cluster_id = new_cluster_id()
+        assert len(cluster_id) == 22 and not cluster_id.startswith("-")
+
+
+def test_cassandra_yaml(settings: Settings) -> None:
+    svc = CassandraService(settings)
+    svc.prepare()
+    conf = yaml.safe_load(svc.yaml_file.read_text())
+    assert conf["native_transport_port"] == 19042
+    assert conf["storage_port"] == 17000
+    assert conf["listen_address"] == conf["rpc_address"] == "127.0.0.1"
+    assert conf["num_tokens"] == 1
+    assert conf["partitioner"].endswith("Murmur3Partitioner")
+    assert conf["commitlog_sync"] == "periodic" and conf["commitlog_sync_period"]
+    assert conf["endpoint_snitch"] == "SimpleSnitch"
+    seeds = conf["seed_provider"][0]
+    assert seeds["class_name"].endswith("SimpleSeedProvider")
+    assert seeds["parameters"][0]["seeds"] == "127.0.0.1:17000"
+    data = settings.home.resolve() / "data" / "cassandra"
+    for key in ("commitlog_directory", "saved_caches_directory", "hints_directory",
+                "cdc_raw_directory"):
+        assert Path(conf[key]).parent == data
+    assert [Path(p).parent for p in conf["data_file_directories"]] == [data]
+    assert (svc.conf_dir / "logback.xml").is_file()
+
+
+def test_cassandra_command_has_jdk17_options(settings: Settings, fake_bin: Path) -> None:
+    svc = CassandraService(settings, path=str(fake_bin))
+    svc.jars_dir.mkdir(parents=True)
+    (svc.jars_dir / "jamm-0.4.0.jar").touch()
+    cmd = svc.command()
+    assert "--add-exports=java.base/jdk.internal.misc=ALL-UNNAMED" in cmd
+    assert "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED" in cmd
+    assert f"-javaagent:{svc.jars_dir / 'jamm-0.4.0.jar'}" in cmd
+    assert "-Xmx1g" in cmd and cmd[-1] == "org.apache.cassandra.service.CassandraDaemon"
+    assert any(svc.marker in arg for arg in cmd)
+
+
+def test_prometheus_yml(settings: Settings, fake_bin: Path) -> None:
+    svc = PrometheusService(settings, path=str(fake_bin))
+    svc.prepare()
+    conf = yaml.safe_load(svc.config_file.read_text())
+    assert conf["global"]["scrape_interval"] == "5s"
+    jobs = {job["job_name"]: job["static_configs"][0]["targets"]
+            for job in conf["scrape_configs"]}
+    assert jobs["prometheus"] == ["127.0.0.1:19090"]
+    assert jobs["solas-worker"] == [f"127.0.0.1:{p}" for p in range(19150, 19154)]
+    assert jobs["solas-web"] == ["127.0.0.1:8080"]
+    cmd = svc.command()
+    assert cmd[0] == str(fake_bin / "prometheus")
+    assert f"--storage.tsdb.path={svc.data_dir}" in cmd
+    assert "--web.listen-address=127.0.0.1:19090" in cmd
+
+
+def test_mariadb_init_sql() -> None:
+    sql = init_sql("solas", "solas", "it's")
+    assert "CREATE DATABASE IF NOT EXISTS `solas`" in sql
+    for host in ("127.0.0.1", "localhost"):
+        assert f"GRANT ALL PRIVILEGES ON `solas`.* TO 'solas'@'{host}';" in sql
+        assert f"GRANT SELECT ON `solas`.* TO 'solas_ro'@'{host}';" in sql
+    assert "IDENTIFIED BY 'it''s'" in sql
+    assert "solas_ro" not in "".join(line for line in sql.splitlines() if "ALL PRIV" in line)
+
+
+def test_foreign_process_on_port_is_refused(settings: Settings, fake_bin: Path) -> None:
+    port = free_port()
+    settings = Settings(home=settings.home, prometheus_port=port)
+    with socket.socket() as foreign:
+        foreign.bind(("127.0.0.1", port))
+        foreign.listen()
+        with pytest.raises(StackError, match=rf"port {port} needed by prometheus .*"
+                                             r"this stack .* did not start"):
+            PrometheusService(settings, path=str(fake_bin)).start()
+
+
+def test_missing_java_names_the_debian_package(settings: Settings, tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(StackError, match=r"java not found.*openjdk-17-jre-headless"):
+        KafkaService(settings, path=str(empty)).install()
+    with pytest.raises(StackError, match=r"java not found.*openjdk-17-jre-headless"):
+        up(settings, path=str(empty))
+
+
+def test_missing_maven_names_the_debian_package(settings: Settings, fake_bin: Path) -> None:
+    with pytest.raises(StackError, match=r"mvn not found.*maven"):
+        KafkaService(settings, path=str(fake_bin)).install()
+
+
+def test_pid_of_a_foreign_process_is_not_ours(settings: Settings) -> None:
+    svc = MariaDBService(settings)
+    svc.pid_file.parent.mkdir(parents=True)
+    svc.pid_file.write_text(f"{os.getpid()}\n")
+    assert svc.pid() is None
+    svc.stop()  # must not signal this test process
+    assert not svc.pid_file.exists()
+
+
+def fake_kafka(port_holder: list[int]) -> threading.Thread:
+    """A one-shot server answering a Metadata v0 request with one broker and one topic."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    port_holder.append(server.getsockname()[1])
+
+    def string(text: str) -> bytes:
+        return struct.pack(">h", len(text)) + text.encode()
+
+    def serve() -> None:
+        conn, _ = server.accept()
+        with conn, server:
+            size = struct.unpack(">i", conn.recv(4))[0]
+            request = conn.recv(size)
+            correlation = request[4:8]
+            body = (correlation + struct.pack(">i", 1) + struct.pack(">i", 1)
+                    + string("127.0.0.1") + struct.pack(">i", 9092)
+                    + struct.pack(">i", 1) + struct.pack(">h", 0) + string("alerts-ztf")
+                    + struct.pack(">i", 1) + struct.pack(">hii", 0, 0, 1)
+                    + struct.pack(">ii", 1, 1) + struct.pack(">ii", 1, 1))
+            conn.sendall(struct.pack(">i", len(body)) + body)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_list_topics_decodes_metadata() -> None:
+    ports: list[int] = []
+    thread = fake_kafka(ports)
+    assert list_topics(ports[0]) == ["alerts-ztf"]
+    thread.join(5)
+
+
+def test_format_status_table() -> None:
+    table = format_status({"kafka": ServiceStatus("kafka", True, True, 42, "ready on x")})
+    header, row = table.splitlines()
+    assert header.split() == ["SERVICE", "RUNNING", "READY", "PID", "DETAIL"]
+    assert row.split()[:4] == ["kafka", "yes", "yes", "42"]
+
+
+class ScriptService(Service):
+    """A stand-in service: a Python script that never answers."""
+
+    name = "script"
+    ready_timeout_s = 1.0
+    poll_s = 0.1
+
+    def __init__(self, settings: Settings, script: str) -> None:
+        super().__init__(settings)
+        self.script = script
+
+    @property
+    def ports(self) -> dict[str, int]:
+        return {}
+
+    def install(self) -> None:
+        pass
+
+    def prepare(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-u", "-c", self.script, self.marker]
+
+    def ready(self) -> bool:
+        return False
+
+
+def test_exit_during_start_shows_the_log(settings: Settings) -> None:
+    svc = ScriptService(settings, "print('boom-1234'); raise SystemExit(3)")
+    with pytest.raises(StackError, match=r"(?s)script exited during start-up; see its log "
+                                         r".*script\.log, last lines:.*boom-1234"):
+        svc.ensure_up()
+
+
+def test_not_ready_in_time_shows_the_log_and_stop_kills(settings: Settings) -> None:
+    svc = ScriptService(settings, "import time; print('waiting-5678'); time.sleep(60)")
+    with pytest.raises(StackError, match=r"(?s)did not become ready within 1 s.*waiting-5678"):
+        svc.ensure_up()
+    pid = svc.pid()
+    assert pid is not None and svc.status().running
+    svc.stop()
+    assert not is_running(pid) and svc.pid() is None

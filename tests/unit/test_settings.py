@@ -1,0 +1,35 @@
+"""Settings come from the environment only through solas.settings."""
+from pathlib import Path
+
+import pytest
+
+from solas.settings import Settings, load_settings
+
+
+def test_defaults_work_for_the_local_stack():
+    settings = load_settings({})
+    assert settings.survey == "ztf"
+    assert settings.raw_topic == "alerts-ztf"
+    assert settings.cassandra_keyspace == "solas_ztf"
+    assert settings.mariadb == {"host": "127.0.0.1", "port": 3307, "user": "solas",
+                                "password": "solas", "db": "solas"}
+
+
+def test_environment_overrides_are_typed():
+    settings = load_settings({"SOLAS_SURVEY": "lsst", "SOLAS_HOME": "/tmp/x",
+                              "SOLAS_BATCH_SIZE": "7", "SOLAS_BATCH_TIMEOUT": "0.5",
+                              "SOLAS_RAW_TOPIC": ""})
+    assert settings.raw_topic == "alerts-lsst"
+    assert settings.home == Path("/tmp/x")
+    assert settings.batch_size == 7 and settings.batch_timeout_s == 0.5
+
+
+def test_unknown_survey_is_refused():
+    with pytest.raises(ValueError, match="SOLAS_SURVEY"):
+        load_settings({"SOLAS_SURVEY": "hsc"})
+
+
+def test_every_setting_has_a_docstring_and_a_variable():
+    from dataclasses import fields
+    for f in fields(Settings):
+        assert f.metadata["doc"] and f.metadata["env"].startswith("SOLAS_"), f.name
