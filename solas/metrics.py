@@ -27,6 +27,8 @@ CASSANDRA_WRITE_DURATION = Histogram("solas_cassandra_write_duration_seconds",
                                      buckets=DURATIONS)
 CASSANDRA_ROWS = Counter("solas_cassandra_written_rows", "Rows upserted into Cassandra",
                          ["table"])
+CASSANDRA_UNKEYED = Counter("solas_cassandra_unkeyed_rows",
+                            "Light-curve points not stored: a key column is missing")
 CASSANDRA_RETRIES = Counter("solas_cassandra_retries_batches",
                             "Batches whose Cassandra write failed and was retried")
 

@@ -102,4 +102,8 @@ class IngestProcessor:
         for table, rows in stats.rows.items():
             metrics.CASSANDRA_ROWS.labels(table).inc(rows)
         metrics.CASSANDRA_ROWS.labels("cutouts").inc(stats.cutouts)
+        if stats.unkeyed:
+            metrics.CASSANDRA_UNKEYED.inc(stats.unkeyed)
+            log.warning("%d light-curve points lack a key column (time or id): not stored",
+                        stats.unkeyed)
         metrics.CASSANDRA_WRITE_DURATION.labels("all").observe(stats.seconds)

@@ -243,6 +243,12 @@ LIGHTCURVE_KEYS: dict[str, dict[str, tuple[str, tuple[Column, ...]]]] = {
                                                     C("band", "text"))),
     },
 }
+# Older schemas and renderings spell some key columns differently.
+KEY_ALIASES: dict[str, tuple[str, ...]] = {
+    "midpointMjdTai": ("midPointTai",),
+    "diaForcedSourceId": ("forcedSourceOnDiaObjectId",),
+    "band": ("filterName",),
+}
 CUTOUT_TYPES = ("Science", "Template", "Difference")
 
 

@@ -2,9 +2,9 @@
 
 Rows are grouped per object partition into unlogged single-partition batches,
 bound to prepared statements and sent with ``execute_async`` (many in flight,
-no per-alert round trip).  Missing values are bound as ``UNSET`` so no
-tombstones are written, and every write is a keyed upsert: replaying an alert
-rewrites the same rows and never duplicates them.
+no per-alert round trip).  Each row's INSERT names only its non-null columns,
+so no tombstones are written, and every write is a keyed upsert: replaying an
+alert rewrites the same rows and never duplicates them.
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from cassandra.policies import DCAwareRoundRobinPolicy
 from cassandra.query import BatchStatement, BatchType, PreparedStatement
 
 from solas.schema.columns import TableSpec, cql_add_columns, cql_create, cql_insert
-from solas.schema.tables import CUTOUT_TYPES, cutout_table, lightcurve_tables
+from solas.schema.tables import CUTOUT_TYPES, KEY_ALIASES, cutout_table, lightcurve_tables
 from solas.settings import Settings
 from solas.surveys import Alert
 
@@ -32,6 +32,7 @@ class WriteStats(NamedTuple):
 
     rows: dict[str, int]
     cutouts: int
+    unkeyed: int          # light-curve points without a time or id: not storable
     statements: int
     seconds: float
 
@@ -114,20 +115,25 @@ class CassandraStore:
             self._inserts[(kind, names)] = statement
         return statement
 
-    def _light_curve_rows(self, alerts: Sequence[Alert]) -> dict[str, dict[tuple, dict]]:
-        """Rows per kind, de-duplicated by primary key across the batch."""
+    def _light_curve_rows(self, alerts: Sequence[Alert]
+                          ) -> tuple[dict[str, dict[tuple, dict]], int]:
+        """Rows per kind, de-duplicated by primary key across the batch, and the number
+        of points that cannot be stored.  Key columns spelt the older way are filled
+        from their aliases; a point still missing a key column is counted, not stored."""
         rows: dict[str, dict[tuple, dict]] = defaultdict(dict)
+        unkeyed = 0
         for alert in alerts:
             for kind, points in (("detections", alert.detections), ("forced", alert.forced),
                                  ("nondetections", alert.nondetections)):
                 spec = self.tables[kind]
-                object_key = spec.primary_key[0]
                 for point in points:
-                    row = {**point, object_key: alert.object_id}
+                    row = _with_keys(point, spec.primary_key, alert.object_id)
                     key = tuple(row.get(k) for k in spec.primary_key)
-                    if None not in key:
+                    if None in key:
+                        unkeyed += 1
+                    else:
                         rows[kind][key] = row
-        return rows
+        return rows, unkeyed
 
     def _bound_rows(self, kind: str, rows: Iterable[dict]) -> list[tuple]:
         """(prepared statement, values) per row, naming only its non-null columns."""
@@ -138,9 +144,11 @@ class CassandraStore:
             bound.append((self._insert(kind, present), [row[n] for n in present]))
         return bound
 
-    def _statements(self, alerts: Sequence[Alert]) -> tuple[list, dict[str, int], int]:
+    def _statements(self, alerts: Sequence[Alert]) -> tuple[list, dict[str, int], int, int]:
+        """(statements, rows per table, cutouts, unstorable points) for a batch."""
         statements, counts = [], {}
-        for kind, keyed in self._light_curve_rows(alerts).items():
+        rows, unkeyed = self._light_curve_rows(alerts)
+        for kind, keyed in rows.items():
             counts[self.tables[kind].name] = len(keyed)
             by_partition: dict = defaultdict(list)
             for key, bound in zip(keyed, self._bound_rows(kind, keyed.values())):
@@ -155,18 +163,31 @@ class CassandraStore:
                     statements.append((self.cutout_insert, (alert.source_id, kind,
                                                             str(alert.object_id), stamp, ttl)))
                     cutouts += 1
-        return statements, counts, cutouts
+        return statements, counts, cutouts, unkeyed
 
     async def write_alerts(self, alerts: Sequence[Alert]) -> WriteStats:
         """Upsert every light-curve point and cutout of ``alerts``; returns when all
         writes are acknowledged, raising the first failure."""
         start = time.perf_counter()
-        statements, counts, cutouts = self._statements(alerts)
+        statements, counts, cutouts, unkeyed = self._statements(alerts)
         loop = asyncio.get_running_loop()
         for chunk in _chunks(statements, MAX_IN_FLIGHT):
             await asyncio.gather(*(_as_future(self.session.execute_async(stmt, params), loop)
                                    for stmt, params in chunk))
-        return WriteStats(counts, cutouts, len(statements), time.perf_counter() - start)
+        return WriteStats(counts, cutouts, unkeyed, len(statements),
+                          time.perf_counter() - start)
+
+
+def _with_keys(point: dict, keys: tuple[str, ...], object_id) -> dict:
+    """The point with its object id and any key column taken from an alias."""
+    row = {**point, keys[0]: object_id}
+    for key in keys[1:]:
+        if row.get(key) is None:
+            for alias in KEY_ALIASES.get(key, ()):
+                if point.get(alias) is not None:
+                    row[key] = point[alias]
+                    break
+    return row
 
 
 def _partition_batches(partitions: Iterable[list[tuple]]):
