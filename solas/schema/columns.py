@@ -82,10 +82,10 @@ class TableSpec(NamedTuple):
 
 
 def _check(spec: TableSpec) -> None:
-    names = spec.column_names
+    names = [n.lower() for n in spec.column_names]  # MariaDB names are case-insensitive
     if len(set(names)) != len(names):
         raise ValueError(f"table {spec.name} declares a column twice")
-    missing = [k for k in spec.primary_key if k not in names]
+    missing = [k for k in spec.primary_key if k not in spec.column_names]
     if missing:
         raise ValueError(f"table {spec.name}: key columns {missing} are not declared")
 

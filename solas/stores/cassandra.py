@@ -156,13 +156,12 @@ class CassandraStore:
             statements += _partition_batches(by_partition.values())
         cutouts = 0
         ttl = self.settings.cutout_ttl_s
-        for alert in alerts:
-            for kind in CUTOUT_TYPES:
-                stamp = alert.cutouts.get(kind)
-                if stamp:
-                    statements.append((self.cutout_insert, (alert.source_id, kind,
-                                                            str(alert.object_id), stamp, ttl)))
-                    cutouts += 1
+        for alert in alerts:  # an alert's stamps share its source id: one partition
+            stamps = [(self.cutout_insert, (alert.source_id, kind, str(alert.object_id),
+                                            alert.cutouts[kind], ttl))
+                      for kind in CUTOUT_TYPES if alert.cutouts.get(kind)]
+            statements += _partition_batches([stamps])
+            cutouts += len(stamps)
         return statements, counts, cutouts, unkeyed
 
     async def write_alerts(self, alerts: Sequence[Alert]) -> WriteStats:
@@ -171,9 +170,13 @@ class CassandraStore:
         start = time.perf_counter()
         statements, counts, cutouts, unkeyed = self._statements(alerts)
         loop = asyncio.get_running_loop()
-        for chunk in _chunks(statements, MAX_IN_FLIGHT):
-            await asyncio.gather(*(_as_future(self.session.execute_async(stmt, params), loop)
-                                   for stmt, params in chunk))
+        slots = asyncio.Semaphore(MAX_IN_FLIGHT)
+
+        async def execute(statement, params) -> None:
+            async with slots:
+                await _as_future(self.session.execute_async(statement, params), loop)
+
+        await asyncio.gather(*(execute(stmt, params) for stmt, params in statements))
         return WriteStats(counts, cutouts, unkeyed, len(statements),
                           time.perf_counter() - start)
 
