@@ -13,6 +13,9 @@ from typing import NamedTuple
 from prometheus_client.parser import text_string_to_metric_families
 
 from solas.settings import Settings
+from solas.stack.process import is_alive, read_pid, terminate
+
+WORKER_MARKER = "solas.cli"  # in the command line of every worker started here
 
 
 class WorkerProcess(NamedTuple):
@@ -44,7 +47,7 @@ def start_worker(settings: Settings, agents: list[str], worker_id: int = 0,
            **(extra_env or {})}
     with open(log_path, "ab") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "solas.cli", "worker", "--agents", ",".join(agents)],
+            [sys.executable, "-m", WORKER_MARKER, "worker", "--agents", ",".join(agents)],
             stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     pid_file = settings.home / "run" / f"worker-{worker_id}.pid"
     pid_file.parent.mkdir(parents=True, exist_ok=True)
@@ -105,3 +108,16 @@ def wait_for_done(worker: WorkerProcess, stage: str, target: float, timeout_s: f
         time.sleep(0.2)
     raise TimeoutError(f"{stage}: {done} of {target} alerts done in {timeout_s} s; "
                        f"see {worker.log_path}")
+
+
+def stop_recorded_workers(settings: Settings, timeout_s: float = 30.0) -> list[int]:
+    """Stop every worker whose pid file is under ``$SOLAS_HOME/run`` (ours only: its
+    command line must be ``solas.cli worker``); returns the pids stopped."""
+    stopped = []
+    for pid_file in sorted((settings.home / "run").glob("worker-*.pid")):
+        pid = read_pid(pid_file)
+        if pid is not None and is_alive(pid, WORKER_MARKER):
+            terminate(pid, WORKER_MARKER, timeout_s)
+            stopped.append(pid)
+        pid_file.unlink(missing_ok=True)
+    return stopped

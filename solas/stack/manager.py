@@ -116,7 +116,12 @@ def up(settings: Settings, path: str | None = None) -> None:
 
 
 def down(settings: Settings, path: str | None = None) -> None:
-    """Stop the services Solas started (by pid: SIGTERM, then SIGKILL after a timeout)."""
+    """Stop the workers, then the services Solas started (by pid: SIGTERM, then SIGKILL
+    after a timeout)."""
+    from solas.workers import stop_recorded_workers  # solas.workers imports this package
+
+    for pid in stop_recorded_workers(settings):
+        say(f"worker {pid} stopped")
     _each(settings, path, Service.stop)
     say("stack stopped")
 

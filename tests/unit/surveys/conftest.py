@@ -25,7 +25,7 @@ def alerts_dir() -> Path:
     """The real sample alerts (settings ``data_dir``/alerts)."""
     path = get_settings().data_dir / "alerts"
     if not path.is_dir():
-        pytest.skip(f"sample alerts not found at {path}")
+        raise FileNotFoundError(f"sample alerts not found at {path}: set SOLAS_DATA")
     return path
 
 
