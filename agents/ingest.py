@@ -13,6 +13,7 @@ from agents.app import app, settings
 from agents.topics import deadletter, ingested, raw_alerts
 from solas.processors.ingest import IngestProcessor, Packet
 from solas.stores import cassandra
+from solas.surveys.registry import confluent_registry
 
 _TOPICS = {ingested.get_topic_name(): ingested, deadletter.get_topic_name(): deadletter}
 
@@ -27,7 +28,8 @@ async def _processor() -> IngestProcessor:
         return cassandra.CassandraStore(settings, session)
 
     store = await asyncio.get_running_loop().run_in_executor(None, open_store)
-    return IngestProcessor(settings.survey, store, _send)
+    registry = confluent_registry(settings.schema_registry) if settings.schema_registry else None
+    return IngestProcessor(settings.survey, store, _send, registry)
 
 
 def _packet(event) -> Packet:

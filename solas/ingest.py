@@ -8,7 +8,9 @@ from typing import NamedTuple, Sequence
 
 import orjson
 
-from solas.surveys import Alert, DecodeError, SolarSystemAlertError, decode_packet, normalise
+from solas.surveys import (Alert, DecodeError, SchemaLookup, SolarSystemAlertError,
+                           decode_packet, normalise)
+from solas.surveys.registry import RegistryUnavailable
 
 
 class DeadLetter(NamedTuple):
@@ -29,12 +31,16 @@ class DecodedBatch(NamedTuple):
     dead: list[DeadLetter]
 
 
-def decode_batch(packets: Sequence[bytes], survey: str) -> DecodedBatch:
-    """Decode and validate every packet; failures become dead letters."""
+def decode_batch(packets: Sequence[bytes], survey: str,
+                 registry: SchemaLookup | None = None) -> DecodedBatch:
+    """Decode and validate every packet; failures become dead letters.  Raises
+    :class:`RegistryUnavailable` (the batch must be retried, the packets may be fine)."""
     alerts, positions, dead = [], [], []
     for index, packet in enumerate(packets):
         try:
-            raw = decode_packet(packet, survey)
+            raw = decode_packet(packet, survey, registry=registry)
+        except RegistryUnavailable:
+            raise
         except Exception as exc:  # a worker must survive any packet
             dead.append(DeadLetter(index, "decode", _reason(exc), packet))
             continue

@@ -29,8 +29,9 @@ CASSANDRA_ROWS = Counter("solas_cassandra_written_rows", "Rows upserted into Cas
                          ["table"])
 CASSANDRA_UNKEYED = Counter("solas_cassandra_unkeyed_rows",
                             "Light-curve points not stored: a key column is missing")
-CASSANDRA_RETRIES = Counter("solas_cassandra_retries_batches",
-                            "Batches whose Cassandra write failed and was retried")
+STAGE_RETRIES = Counter("solas_stage_retries_batches",
+                        "Batch steps that failed (a store or registry away) and were retried",
+                        ["stage", "step"])
 
 
 def serve_metrics(port: int) -> None:

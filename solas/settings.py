@@ -32,6 +32,9 @@ class Settings:
                        "solas", "SOLAS_APP_ID")
     raw_topic_name: str = _doc("Raw alert topic; empty means alerts-<survey>.", "",
                                "SOLAS_RAW_TOPIC")
+    schema_registry: str = _doc(
+        "URL of a Confluent schema registry for framed packets; empty: Rubin schemas from "
+        "lsst-alert-packet.", "", "SOLAS_SCHEMA_REGISTRY")
     kafka: str = _doc("Kafka bootstrap servers, host:port[,host:port].",
                       "127.0.0.1:9092", "SOLAS_KAFKA")
     kafka_controller_port: int = _doc("Port of the local KRaft controller listener.",

@@ -11,14 +11,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Awaitable, Callable, NamedTuple, Sequence
+from typing import Awaitable, Callable, NamedTuple, Sequence, TypeVar
 
 from solas import metrics
-from solas.ingest import decode_batch, ingested_record
-from solas.stores.cassandra import CassandraStore
+from solas.ingest import DecodedBatch, decode_batch, ingested_record
+from solas.stores.cassandra import CassandraStore, WriteStats
+from solas.surveys import SchemaLookup
 from solas.topics import DEADLETTER, INGESTED
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 STAGE = "ingest"
 MAX_BACKOFF_S = 10.0
 RAW_TIMESTAMP_HEADER = "solas-raw-timestamp-ms"
@@ -55,10 +57,12 @@ def _timestamp_header(packet: Packet) -> dict[str, bytes]:
 class IngestProcessor:
     """Decode, store and forward batches of raw alert packets."""
 
-    def __init__(self, survey: str, store: CassandraStore, send: Send):
+    def __init__(self, survey: str, store: CassandraStore, send: Send,
+                 registry: SchemaLookup | None = None):
         self.survey = survey
         self.store = store
         self.send = send
+        self.registry = registry
 
     async def process(self, packets: Sequence[Packet]) -> BatchResult:
         """Ingest one batch; returns when everything is durable."""
@@ -66,44 +70,56 @@ class IngestProcessor:
         metrics.STAGE_IN.labels(STAGE).inc(len(packets))
         metrics.STAGE_BATCH_SIZE.labels(STAGE).observe(len(packets))
         with metrics.STAGE_STEP_DURATION.labels(STAGE, "decode").time():
-            batch = decode_batch([p.value for p in packets], self.survey)
+            batch = await _until_done("decode", self._decode, packets)
         with metrics.STAGE_STEP_DURATION.labels(STAGE, "cassandra").time():
-            await self._store(batch.alerts)
+            stats = await _until_done("cassandra", self.store.write_alerts, batch.alerts)
+        _count_writes(stats)
         with metrics.STAGE_STEP_DURATION.labels(STAGE, "produce").time():
-            pending = [await self.send(INGESTED, str(alert.object_id).encode(),
-                                       ingested_record(alert, packets[i].timestamp_ms),
-                                       _timestamp_header(packets[i]))
-                       for alert, i in zip(batch.alerts, batch.positions)]
-            for dead in batch.dead:
-                packet = packets[dead.index]
-                pending.append(await self.send(DEADLETTER, packet.key, dead.packet, {
-                    "solas-stage": dead.stage.encode(), "solas-reason": dead.reason.encode(),
-                    "solas-origin": packet.origin.encode()}))
-                metrics.STAGE_DEADLETTER.labels(STAGE, dead.stage).inc()
-                log.warning("dead-lettered %s: %s", packet.origin, dead.reason)
-            await asyncio.gather(*pending)
+            await self._forward(packets, batch)
         metrics.STAGE_OUT.labels(STAGE).inc(len(batch.alerts))
         seconds = time.perf_counter() - start
         metrics.STAGE_BATCH_DURATION.labels(STAGE).observe(seconds)
         return BatchResult(len(packets), len(batch.alerts), len(batch.dead), seconds)
 
-    async def _store(self, alerts) -> None:
-        """Write to Cassandra, retrying with back-off until it succeeds."""
-        backoff = 0.5
-        while True:
-            try:
-                stats = await self.store.write_alerts(alerts)
-                break
-            except Exception as exc:  # the driver raises many kinds; none may lose data
-                metrics.CASSANDRA_RETRIES.inc()
-                log.error("Cassandra write failed (%s); retrying in %.1f s", exc, backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(2 * backoff, MAX_BACKOFF_S)
-        for table, rows in stats.rows.items():
-            metrics.CASSANDRA_ROWS.labels(table).inc(rows)
-        metrics.CASSANDRA_ROWS.labels("cutouts").inc(stats.cutouts)
-        if stats.unkeyed:
-            metrics.CASSANDRA_UNKEYED.inc(stats.unkeyed)
-            log.warning("%d light-curve points lack a key column (time or id): not stored",
-                        stats.unkeyed)
-        metrics.CASSANDRA_WRITE_DURATION.labels("all").observe(stats.seconds)
+    async def _decode(self, packets: Sequence[Packet]) -> DecodedBatch:
+        return decode_batch([p.value for p in packets], self.survey, self.registry)
+
+    async def _forward(self, packets: Sequence[Packet], batch: DecodedBatch) -> None:
+        """Alerts to ``ingested``, failures to ``alerts-deadletter``; waits for the acks."""
+        pending = [await self.send(INGESTED, str(alert.object_id).encode(),
+                                   ingested_record(alert, packets[i].timestamp_ms),
+                                   _timestamp_header(packets[i]))
+                   for alert, i in zip(batch.alerts, batch.positions)]
+        for dead in batch.dead:
+            packet = packets[dead.index]
+            pending.append(await self.send(DEADLETTER, packet.key, dead.packet, {
+                "solas-stage": dead.stage.encode(), "solas-reason": dead.reason.encode(),
+                "solas-origin": packet.origin.encode()}))
+            metrics.STAGE_DEADLETTER.labels(STAGE, dead.stage).inc()
+            log.warning("dead-lettered %s: %s", packet.origin, dead.reason)
+        await asyncio.gather(*pending)
+
+
+async def _until_done(step: str, call: Callable[..., Awaitable[T]], *args) -> T:
+    """``await call(*args)``, retried with back-off until it succeeds: a store or the
+    schema registry being away must delay the batch, never lose it."""
+    backoff = 0.5
+    while True:
+        try:
+            return await call(*args)
+        except Exception as exc:  # drivers raise many kinds; none may lose data
+            metrics.STAGE_RETRIES.labels(STAGE, step).inc()
+            log.error("%s failed (%s); retrying in %.1f s", step, exc, backoff)
+            await asyncio.sleep(backoff)
+            backoff = min(2 * backoff, MAX_BACKOFF_S)
+
+
+def _count_writes(stats: WriteStats) -> None:
+    for table, rows in stats.rows.items():
+        metrics.CASSANDRA_ROWS.labels(table).inc(rows)
+    metrics.CASSANDRA_ROWS.labels("cutouts").inc(stats.cutouts)
+    metrics.CASSANDRA_WRITE_DURATION.labels("all").observe(stats.seconds)
+    if stats.unkeyed:
+        metrics.CASSANDRA_UNKEYED.inc(stats.unkeyed)
+        log.warning("%d light-curve points lack a key column (time or id): not stored",
+                    stats.unkeyed)
