@@ -17,8 +17,8 @@ class DeadLetter(NamedTuple):
     """A packet that could not be ingested, with why."""
 
     index: int          # position in the batch
-    stage: str          # "decode", "validate" or "solar_system" (Rubin alerts of
-                        # solar-system objects, which have no diaObject)
+    stage: str          # "decode", "validate", "store" (data Cassandra refuses) or
+                        # "solar_system" (Rubin alerts without a diaObject)
     reason: str         # specific, human-readable
     packet: bytes       # the original bytes, untouched
 

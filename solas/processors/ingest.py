@@ -14,8 +14,8 @@ import time
 from typing import Awaitable, Callable, NamedTuple, Sequence, TypeVar
 
 from solas import metrics
-from solas.ingest import DecodedBatch, decode_batch, ingested_record
-from solas.stores.cassandra import CassandraStore, WriteStats
+from solas.ingest import DeadLetter, DecodedBatch, decode_batch, ingested_record
+from solas.stores.cassandra import PERMANENT_WRITE_ERRORS, CassandraStore, WriteStats
 from solas.surveys import SchemaLookup
 from solas.topics import DEADLETTER, INGESTED
 
@@ -72,8 +72,7 @@ class IngestProcessor:
         with metrics.STAGE_STEP_DURATION.labels(STAGE, "decode").time():
             batch = await _until_done("decode", self._decode, packets)
         with metrics.STAGE_STEP_DURATION.labels(STAGE, "cassandra").time():
-            stats = await _until_done("cassandra", self.store.write_alerts, batch.alerts)
-        _count_writes(stats)
+            batch = await self._store(packets, batch)
         with metrics.STAGE_STEP_DURATION.labels(STAGE, "produce").time():
             await self._forward(packets, batch)
         metrics.STAGE_OUT.labels(STAGE).inc(len(batch.alerts))
@@ -83,6 +82,26 @@ class IngestProcessor:
 
     async def _decode(self, packets: Sequence[Packet]) -> DecodedBatch:
         return decode_batch([p.value for p in packets], self.survey, self.registry)
+
+    async def _store(self, packets: Sequence[Packet], batch: DecodedBatch) -> DecodedBatch:
+        """Write the batch; if some alert's data cannot be stored, write alert by alert
+        and dead-letter the ones that fail (stage ``store``)."""
+        try:
+            _count_writes(await _until_done("cassandra", self.store.write_alerts,
+                                            batch.alerts))
+            return batch
+        except PERMANENT_WRITE_ERRORS as exc:
+            log.error("batch not storable (%s): storing alert by alert", exc)
+        kept, positions, dead = [], [], list(batch.dead)
+        for alert, i in zip(batch.alerts, batch.positions):
+            try:
+                _count_writes(await _until_done("cassandra", self.store.write_alerts, [alert]))
+                kept.append(alert)
+                positions.append(i)
+            except PERMANENT_WRITE_ERRORS as exc:
+                dead.append(DeadLetter(i, "store", f"not storable in Cassandra: "
+                                       f"{type(exc).__name__}: {exc}", packets[i].value))
+        return DecodedBatch(kept, positions, dead)
 
     async def _forward(self, packets: Sequence[Packet], batch: DecodedBatch) -> None:
         """Alerts to ``ingested``, failures to ``alerts-deadletter``; waits for the acks."""
@@ -102,11 +121,14 @@ class IngestProcessor:
 
 async def _until_done(step: str, call: Callable[..., Awaitable[T]], *args) -> T:
     """``await call(*args)``, retried with back-off until it succeeds: a store or the
-    schema registry being away must delay the batch, never lose it."""
+    schema registry being away must delay the batch, never lose it.  Errors of the
+    data itself (:data:`PERMANENT_WRITE_ERRORS`) are raised at once."""
     backoff = 0.5
     while True:
         try:
             return await call(*args)
+        except PERMANENT_WRITE_ERRORS:
+            raise
         except Exception as exc:  # drivers raise many kinds; none may lose data
             metrics.STAGE_RETRIES.labels(STAGE, step).inc()
             log.error("%s failed (%s); retrying in %.1f s", step, exc, backoff)

@@ -13,7 +13,9 @@ import time
 from collections import defaultdict
 from typing import Iterable, NamedTuple, Sequence
 
-from cassandra import ConsistencyLevel
+import struct
+
+from cassandra import ConsistencyLevel, InvalidRequest
 from cassandra.cluster import Cluster, ExecutionProfile, EXEC_PROFILE_DEFAULT, Session
 from cassandra.policies import DCAwareRoundRobinPolicy
 from cassandra.query import BatchStatement, BatchType, PreparedStatement
@@ -23,6 +25,8 @@ from solas.schema.tables import CUTOUT_TYPES, KEY_ALIASES, cutout_table, lightcu
 from solas.settings import Settings
 from solas.surveys import Alert
 
+# Errors that retrying cannot cure: the data of some alert does not fit the table.
+PERMANENT_WRITE_ERRORS = (InvalidRequest, TypeError, ValueError, OverflowError, struct.error)
 ROWS_PER_BATCH = 64
 MAX_IN_FLIGHT = 128
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import uuid
 from collections import defaultdict
 from pathlib import Path
@@ -116,16 +117,7 @@ def test_corrupt_packets_are_dead_lettered_with_reason_and_bytes(ztf):
                b"Obj\x01" + bytes(range(256))]
     start = asyncio.run(end_offsets(ztf, DEADLETTER))
 
-    async def send():
-        kafka = AIOKafkaProducer(bootstrap_servers=ztf.kafka)
-        await kafka.start()
-        try:
-            for packet in packets:
-                await kafka.send_and_wait(ztf.raw_topic, packet)
-        finally:
-            await kafka.stop()
-
-    asyncio.run(send())
+    asyncio.run(send_packets(ztf, packets))
     run_until_done(ztf, len(packets), worker_id=2)
     dead = asyncio.run(read_topic(ztf, DEADLETTER, start,
                                   keep=lambda r: (r.value, dict(r.headers))))
@@ -140,7 +132,6 @@ def lsst_valid_ids(folder: Path) -> list[int]:
     """diaSourceIds of the Rubin alerts that a plain fastavro/JSON read finds complete:
     a diaSource with id and position, and a diaObject with an id (alerts of
     solar-system objects carry no diaObject and are dead-lettered as such)."""
-    import json
     ids = []
     for path in sorted(folder.rglob("*")):
         if path.suffix == ".avro":
@@ -161,17 +152,44 @@ def lsst_valid_ids(folder: Path) -> list[int]:
     return ids
 
 
+def unstorable_rubin_alert(folder: Path) -> bytes:
+    """A real Rubin JSON alert whose flux is text: it decodes, Cassandra refuses it."""
+    body = json.loads((folder / "lasair-json" / "schema10.0" / "alert.json").read_text())
+    body["diaSource"]["diaSourceId"] += 1
+    body["diaSource"]["psfFlux"] = "bright"
+    return json.dumps(body).encode()
+
+
+async def send_packets(settings, packets: list[bytes]) -> None:
+    kafka = AIOKafkaProducer(bootstrap_servers=settings.kafka)
+    await kafka.start()
+    try:
+        for packet in packets:
+            await kafka.send_and_wait(settings.raw_topic, packet)
+    finally:
+        await kafka.stop()
+
+
 def test_every_rubin_alert_is_stored_and_forwarded(stack):
     lsst = isolated(stack, "lsst")
     init_all(lsst)
     folder = lsst.data_dir / "alerts" / "lsst"
     expected = lsst_valid_ids(folder)
     start = asyncio.run(end_offsets(lsst, INGESTED))
+    dead_start = asyncio.run(end_offsets(lsst, DEADLETTER))
     stats = asyncio.run(replay(lsst, [str(folder)], progress=False))
-    run_until_done(lsst, stats.messages, worker_id=3)
+    unstorable = unstorable_rubin_alert(folder)
+    asyncio.run(send_packets(lsst, [unstorable]))
+    run_until_done(lsst, stats.messages + 1, worker_id=3)
+
     forwarded = asyncio.run(read_topic(lsst, INGESTED, start, keep=lambda r: r.value))
     alerts = [alert_from_ingested(v)[0] for v in forwarded]
     assert sorted(a.source_id for a in alerts) == sorted(expected)
+    dead = asyncio.run(read_topic(lsst, DEADLETTER, dead_start,
+                                  keep=lambda r: (r.value, dict(r.headers))))
+    stages = sorted(h["solas-stage"].decode() for _, h in dead)
+    assert stages == ["solar_system", "solar_system", "store", "validate"]
+    assert [v for v, h in dead if h["solas-stage"] == b"store"] == [unstorable]
     cluster, session = cassandra.connect(lsst)
     try:
         for alert in alerts:
