@@ -85,6 +85,8 @@ def test_cassandra_yaml(settings: Settings) -> None:
     assert conf["partitioner"].endswith("Murmur3Partitioner")
     assert conf["commitlog_sync"] == "periodic" and conf["commitlog_sync_period"]
     assert conf["endpoint_snitch"] == "SimpleSnitch"
+    assert conf["memtable"]["configurations"]["default"] == {"inherits": "trie"}
+    assert conf["batch_size_fail_threshold"] == "16MiB"  # a long Rubin light curve fits
     seeds = conf["seed_provider"][0]
     assert seeds["class_name"].endswith("SimpleSeedProvider")
     assert seeds["parameters"][0]["seeds"] == "127.0.0.1:17000"
@@ -104,7 +106,7 @@ def test_cassandra_command_has_jdk17_options(settings: Settings, fake_bin: Path)
     assert "--add-exports=java.base/jdk.internal.misc=ALL-UNNAMED" in cmd
     assert "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED" in cmd
     assert f"-javaagent:{svc.jars_dir / 'jamm-0.4.0.jar'}" in cmd
-    assert "-Xmx1g" in cmd and cmd[-1] == "org.apache.cassandra.service.CassandraDaemon"
+    assert "-Xmx2g" in cmd and cmd[-1] == "org.apache.cassandra.service.CassandraDaemon"
     assert any(svc.marker in arg for arg in cmd)
 
 
