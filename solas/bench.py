@@ -40,19 +40,13 @@ class Throughput(NamedTuple):
     seconds: float
 
 
-def sample_alert_paths(settings: Settings) -> list[Path]:
-    """Folders of the shipped real alerts of the configured survey."""
-    return [settings.data_dir / "alerts" / settings.survey]
-
-
-def make_messages(settings: Settings, n: int) -> list[Message]:
-    """``n`` cloned real alerts, encoded in the survey's framing."""
+def make_messages(settings: Settings, n: int, source: list[Path]) -> list[Message]:
+    """``n`` clones of the real alerts under ``source``, in the survey's framing."""
     counts: dict = {}
-    originals = sum(1 for _ in messages_from_paths(sample_alert_paths(settings),
-                                                   settings.survey, counts=counts))
+    originals = sum(1 for _ in messages_from_paths(source, settings.survey, counts=counts))
     clone = math.ceil(n / max(counts["alerts"], 1)) if originals else 0
     messages = []
-    for message in messages_from_paths(sample_alert_paths(settings), settings.survey, clone):
+    for message in messages_from_paths(source, settings.survey, clone):
         if message.key is not None:
             messages.append(message)
         if len(messages) == n:
@@ -131,13 +125,16 @@ def _service_pids(settings: Settings) -> dict[str, int]:
     return {name: s.pid for name, s in stack.status(settings).items() if s.pid}
 
 
-def bench_ingest(settings: Settings, n: int, rate: float | None) -> dict:
-    """Run the ingest benchmark; returns the results dictionary."""
+def bench_ingest(settings: Settings, n: int, rate: float | None,
+                 source: list[Path] | None = None) -> dict:
+    """Run the ingest benchmark on clones of the alerts under ``source`` (default: all
+    shipped alerts of the survey); returns the results dictionary."""
+    source = source or [settings.data_dir / "alerts" / settings.survey]
     tag = time.strftime("%Y%m%d%H%M%S")
     topic = f"bench-{tag}-alerts-{settings.survey}"
-    print(f"cloning {n} real {settings.survey} alerts ...")
+    print(f"cloning {n} real {settings.survey} alerts from {', '.join(map(str, source))} ...")
     t0 = time.monotonic()
-    messages = make_messages(settings, n)
+    messages = make_messages(settings, n, source)
     clone_rate = n / (time.monotonic() - t0)
     asyncio.run(ensure_topics(settings, [topic, INGESTED]))
     start_offsets = asyncio.run(end_offsets(settings, INGESTED))
@@ -166,6 +163,7 @@ def bench_ingest(settings: Settings, n: int, rate: float | None) -> dict:
               for step in ("decode", "cassandra", "produce")}
     return {
         "stage": "ingest", "alerts": n, "survey": settings.survey,
+        "source": [str(p) for p in source],
         "mode": "backlog" if rate is None else f"replay at {rate}/s",
         "sustained_alerts_per_s": round(rates.steady, 1),
         "overall_alerts_per_s": round(rates.overall, 1),
@@ -173,6 +171,10 @@ def bench_ingest(settings: Settings, n: int, rate: float | None) -> dict:
         "latency_s": {p: round(float(np.percentile(lat, q)), 3) if len(lat) else None
                       for p, q in (("p50", 50), ("p95", 95), ("p99", 99))},
         "worker_step_seconds": {k: round(v, 2) for k, v in step_s.items()},
+        "cassandra_rows_written": {table: int(v) for (name, labels), v in steps.items()
+                                   if name == "solas_cassandra_written_rows_total"
+                                   for _, table in labels},
+        "cassandra_rows_skipped": int(metric(steps, "solas_cassandra_skipped_rows_total")),
         "cpu_seconds": {k: round(v, 1) for k, v in memory.cpu_s.items()},
         "peak_rss_mb": {k: round(v, 1) for k, v in memory.peak.items()},
         "clone_encode_alerts_per_s": round(clone_rate, 1),
@@ -182,11 +184,11 @@ def bench_ingest(settings: Settings, n: int, rate: float | None) -> dict:
 
 
 def run_bench(settings: Settings, stage: str, n: int, rate: float | None,
-              json_path: str | None) -> int:
+              json_path: str | None, source: list[str] | None = None) -> int:
     """Entry point of ``solas bench``; prints and optionally writes JSON."""
     if stage != "ingest":
         raise SystemExit(f"stage {stage!r} is not built yet; available: ingest")
-    result = bench_ingest(settings, n, rate)
+    result = bench_ingest(settings, n, rate, [Path(p) for p in source or ()])
     text = json.dumps(result, indent=2)
     print(text)
     if json_path:

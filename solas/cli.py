@@ -46,7 +46,8 @@ def _demo(args) -> int:
 def _bench(args) -> int:
     from solas.bench import run_bench
 
-    return run_bench(get_settings(), args.stage, args.alerts, args.rate, args.json)
+    return run_bench(get_settings(), args.stage, args.alerts, args.rate, args.json,
+                     args.source)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -84,6 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     bn.add_argument("--alerts", type=int, default=20000)
     bn.add_argument("--rate", type=float, help="replay rate, alerts/s (default: backlog)")
     bn.add_argument("--json", help="write the results to this JSON file")
+    bn.add_argument("--source", nargs="+",
+                    help="alert files or folders to clone (default: all shipped alerts)")
     bn.set_defaults(func=_bench)
     return parser
 

@@ -27,6 +27,8 @@ CASSANDRA_WRITE_DURATION = Histogram("solas_cassandra_write_duration_seconds",
                                      buckets=DURATIONS)
 CASSANDRA_ROWS = Counter("solas_cassandra_written_rows", "Rows upserted into Cassandra",
                          ["table"])
+CASSANDRA_SKIPPED = Counter("solas_cassandra_skipped_rows",
+                            "Light-curve points not rewritten: already stored")
 CASSANDRA_UNKEYED = Counter("solas_cassandra_unkeyed_rows",
                             "Light-curve points not stored: a key column is missing")
 STAGE_RETRIES = Counter("solas_stage_retries_batches",

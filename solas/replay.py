@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import zlib
 from pathlib import Path
 from typing import Iterable, Iterator, NamedTuple
 
@@ -63,12 +64,14 @@ def as_streamed(raw: RawAlert, survey: str) -> RawAlert:
 def messages_from_paths(paths: Iterable[str | Path], survey: str, clone: int = 0,
                         seed: int = 0, counts: dict | None = None) -> Iterator[Message]:
     """Messages for every alert found under ``paths``; ``counts`` is filled with
-    files, alerts and unreadable_files as they are read."""
+    files, alerts and unreadable_files as they are read.
+
+    With ``clone`` N, each alert gives N clones; clone k of every alert of one real
+    object belongs to one synthetic object k (same new ids, jitter and time shift),
+    so successive alerts of an object stay a growing light curve of its clones."""
     counts = counts if counts is not None else {}
     for name in ("files", "alerts", "unreadable_files"):
         counts.setdefault(name, 0)
-    rng = np.random.default_rng(seed)
-    index = 0
     for path in iter_alert_paths(paths):
         counts["files"] += 1
         try:
@@ -80,11 +83,12 @@ def messages_from_paths(paths: Iterable[str | Path], survey: str, clone: int = 0
         for raw in raws:
             raw = as_streamed(raw, survey)
             counts["alerts"] += 1
+            key = _key(raw, survey)
             if not clone:
-                yield Message(_key(raw, survey), encode_packet(raw))
-            for _ in range(clone):
-                copy = clone_record(raw, survey, index, rng)
-                index += 1
+                yield Message(key, encode_packet(raw))
+            for k in range(clone):
+                rng = np.random.default_rng((seed, k, zlib.crc32(key or b"")))
+                copy = clone_record(raw, survey, k, rng)
                 yield Message(_key(copy, survey), encode_packet(copy))
 
 

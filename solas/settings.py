@@ -52,6 +52,10 @@ class Settings:
         "SOLAS_CASSANDRA_KEYSPACE")
     cutout_ttl_s: int = _doc("Time to live of stored cutouts, seconds (default 30 days).",
                              30 * 86400, "SOLAS_CUTOUT_TTL")
+    written_cache_objects: int = _doc(
+        "Objects whose stored light-curve points an ingest worker remembers, so the "
+        "history each alert repeats is not rewritten (about 5 kB per object).", 20_000,
+        "SOLAS_WRITTEN_CACHE_OBJECTS")
     prometheus_port: int = _doc("Port of the local Prometheus server.", 9090,
                                 "SOLAS_PROMETHEUS_PORT")
     metrics_port: int = _doc(

@@ -140,6 +140,7 @@ def _count_writes(stats: WriteStats) -> None:
     for table, rows in stats.rows.items():
         metrics.CASSANDRA_ROWS.labels(table).inc(rows)
     metrics.CASSANDRA_ROWS.labels("cutouts").inc(stats.cutouts)
+    metrics.CASSANDRA_SKIPPED.inc(stats.skipped)
     metrics.CASSANDRA_WRITE_DURATION.labels("all").observe(stats.seconds)
     if stats.unkeyed:
         metrics.CASSANDRA_UNKEYED.inc(stats.unkeyed)

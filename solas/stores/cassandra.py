@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from typing import Iterable, NamedTuple, Sequence
 
 import struct
@@ -36,6 +36,7 @@ class WriteStats(NamedTuple):
 
     rows: dict[str, int]
     cutouts: int
+    skipped: int          # light-curve points already stored by an earlier alert
     unkeyed: int          # light-curve points without a time or id: not storable
     statements: int
     seconds: float
@@ -92,6 +93,34 @@ def _as_future(response_future, loop: asyncio.AbstractEventLoop) -> asyncio.Futu
     return future
 
 
+class WrittenPoints:
+    """Which light-curve points of recently seen objects are already in Cassandra.
+
+    Each alert repeats its object's recent history; points known to be stored are
+    not written again.  Bounded (least recently seen objects are forgotten) and only
+    ever filled after Cassandra acknowledged the write, so a miss merely rewrites a
+    point (an idempotent upsert) and a restart only costs rewrites."""
+
+    def __init__(self, max_objects: int):
+        self.max_objects = max_objects
+        self._points: OrderedDict[object, set[tuple]] = OrderedDict()
+
+    def known(self, object_id) -> set[tuple]:
+        """(kind, key without the object id) of the stored points of ``object_id``."""
+        points = self._points.get(object_id)
+        if points is None:
+            return set()
+        self._points.move_to_end(object_id)
+        return points
+
+    def add(self, object_id, points: Iterable[tuple]) -> None:
+        """Record points of ``object_id`` as stored."""
+        self._points.setdefault(object_id, set()).update(points)
+        self._points.move_to_end(object_id)
+        while len(self._points) > self.max_objects:
+            self._points.popitem(last=False)
+
+
 class CassandraStore:
     """Writes the light curves and cutouts of a batch of normalised alerts.
 
@@ -107,6 +136,7 @@ class CassandraStore:
         self.cutout_insert = session.prepare(
             cql_insert(self.cutouts, settings.cassandra_keyspace, ttl=True))
         self._inserts: dict[tuple[str, tuple[str, ...]], PreparedStatement] = {}
+        self.written = WrittenPoints(settings.written_cache_objects)
 
     def _insert(self, kind: str, names: tuple[str, ...]) -> PreparedStatement:
         """The prepared INSERT of ``kind`` for exactly the columns ``names``."""
@@ -119,25 +149,30 @@ class CassandraStore:
             self._inserts[(kind, names)] = statement
         return statement
 
-    def _light_curve_rows(self, alerts: Sequence[Alert]
-                          ) -> tuple[dict[str, dict[tuple, dict]], int]:
-        """Rows per kind, de-duplicated by primary key across the batch, and the number
-        of points that cannot be stored.  Key columns spelt the older way are filled
-        from their aliases; a point still missing a key column is counted, not stored."""
+    def _light_curve_rows(self, alerts: Sequence[Alert]) -> tuple[dict, dict, int, int]:
+        """Rows to write per kind (de-duplicated by primary key across the batch), the
+        new points per object, and the numbers of points already stored and of
+        points that cannot be stored (a key column missing even under its aliases)."""
         rows: dict[str, dict[tuple, dict]] = defaultdict(dict)
-        unkeyed = 0
+        new: dict[object, set[tuple]] = defaultdict(set)
+        skipped = unkeyed = 0
         for alert in alerts:
+            known = self.written.known(alert.object_id)
             for kind, points in (("detections", alert.detections), ("forced", alert.forced),
                                  ("nondetections", alert.nondetections)):
                 spec = self.tables[kind]
                 for point in points:
                     row = _with_keys(point, spec.primary_key, alert.object_id)
                     key = tuple(row.get(k) for k in spec.primary_key)
+                    point = (kind, key[1:])  # exact: a false match would lose a point
                     if None in key:
                         unkeyed += 1
+                    elif point in known:
+                        skipped += 1
                     else:
                         rows[kind][key] = row
-        return rows, unkeyed
+                        new[alert.object_id].add(point)
+        return rows, new, skipped, unkeyed
 
     def _bound_rows(self, kind: str, rows: Iterable[dict]) -> list[tuple]:
         """(prepared statement, values) per row, naming only its non-null columns."""
@@ -148,10 +183,10 @@ class CassandraStore:
             bound.append((self._insert(kind, present), [row[n] for n in present]))
         return bound
 
-    def _statements(self, alerts: Sequence[Alert]) -> tuple[list, dict[str, int], int, int]:
-        """(statements, rows per table, cutouts, unstorable points) for a batch."""
+    def _statements(self, rows: dict, alerts: Sequence[Alert]
+                    ) -> tuple[list, dict[str, int], int]:
+        """(statements, rows per table, cutouts) for the rows of a batch."""
         statements, counts = [], {}
-        rows, unkeyed = self._light_curve_rows(alerts)
         for kind, keyed in rows.items():
             counts[self.tables[kind].name] = len(keyed)
             by_partition: dict = defaultdict(list)
@@ -166,13 +201,14 @@ class CassandraStore:
                       for kind in CUTOUT_TYPES if alert.cutouts.get(kind)]
             statements += _partition_batches([stamps])
             cutouts += len(stamps)
-        return statements, counts, cutouts, unkeyed
+        return statements, counts, cutouts
 
     async def write_alerts(self, alerts: Sequence[Alert]) -> WriteStats:
         """Upsert every light-curve point and cutout of ``alerts``; returns when all
         writes are acknowledged, raising the first failure."""
         start = time.perf_counter()
-        statements, counts, cutouts, unkeyed = self._statements(alerts)
+        rows, new, skipped, unkeyed = self._light_curve_rows(alerts)
+        statements, counts, cutouts = self._statements(rows, alerts)
         loop = asyncio.get_running_loop()
         slots = asyncio.Semaphore(MAX_IN_FLIGHT)
 
@@ -181,7 +217,9 @@ class CassandraStore:
                 await _as_future(self.session.execute_async(statement, params), loop)
 
         await asyncio.gather(*(execute(stmt, params) for stmt, params in statements))
-        return WriteStats(counts, cutouts, unkeyed, len(statements),
+        for object_id, points in new.items():
+            self.written.add(object_id, points)
+        return WriteStats(counts, cutouts, skipped, unkeyed, len(statements),
                           time.perf_counter() - start)
 
 

@@ -236,7 +236,8 @@ def test_kill_9_mid_stream_loses_nothing_and_duplicates_nothing(ztf, session):
     forwarded = set(asyncio.run(read_topic(ztf, INGESTED, start,
                                            keep=lambda r: r.key.decode())))
     assert forwarded >= {a.object_id for a in alerts}
+    candids: dict[str, set] = defaultdict(set)
     for alert in alerts:
-        candids = {d["candid"] for d in alert.detections if d.get("candid")}
-        assert rows(session, ztf, "candidates", "candid", "objectId", alert.object_id) == {
-            (c,) for c in candids}
+        candids[alert.object_id] |= {(d["candid"],) for d in alert.detections}
+    for object_id, expected in candids.items():
+        assert rows(session, ztf, "candidates", "candid", "objectId", object_id) == expected

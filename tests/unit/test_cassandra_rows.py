@@ -12,3 +12,13 @@ def test_the_current_spelling_wins_and_missing_keys_stay_missing():
     point = {"midpointMjdTai": 1.0, "midPointTai": 2.0}
     assert _with_keys(point, ("diaObjectId", "midpointMjdTai"), 1)["midpointMjdTai"] == 1.0
     assert "band" not in _with_keys({}, ("diaObjectId", "band"), 1)
+
+
+def test_written_points_forget_the_least_recently_seen_object():
+    from solas.stores.cassandra import WrittenPoints
+    written = WrittenPoints(max_objects=2)
+    written.add("a", [("detections", (1.0, 1))])
+    written.add("b", [("detections", (2.0, 2))])
+    assert written.known("a") == {("detections", (1.0, 1))}  # "a" is now the most recent
+    written.add("c", [])
+    assert written.known("b") == set() and written.known("a") and written.known("c") == set()
