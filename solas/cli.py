@@ -16,6 +16,25 @@ def _db_init(args) -> int:
     return 0
 
 
+def _catalogs_load(args) -> int:
+    from catalogs.load import load_catalogues
+
+    for result in load_catalogues(get_settings(), args.names, progress=not args.quiet):
+        print(f"catalogue {result.name}: {result.rows} rows in {result.seconds:.1f} s "
+              f"(version {result.version})")
+    return 0
+
+
+def _tns_update(args) -> int:
+    from pathlib import Path
+
+    from catalogs.load import load_tns
+
+    rows = load_tns(get_settings(), Path(args.path), progress=not args.quiet)
+    print(f"crossmatch_tns: {rows} TNS objects added or updated from {args.path}")
+    return 0
+
+
 def _replay(args) -> int:
     from solas.replay import replay
 
@@ -62,6 +81,20 @@ def build_parser() -> argparse.ArgumentParser:
     db_sub = db.add_subparsers(dest="db_command", required=True)
     db_sub.add_parser("init", help="create/upgrade MariaDB + Cassandra schemas and topics"
                       ).set_defaults(func=_db_init)
+
+    cat = sub.add_parser("catalogs", help="sky-context catalogues")
+    cat_sub = cat.add_subparsers(dest="catalogs_command", required=True)
+    load = cat_sub.add_parser("load", help="load the shipped catalogues into MariaDB")
+    load.add_argument("names", nargs="*", help="catalogues to load (default: all)")
+    load.add_argument("--quiet", action="store_true", help="no progress bar")
+    load.set_defaults(func=_catalogs_load)
+
+    tns = sub.add_parser("tns", help="Transient Name Server objects")
+    tns_sub = tns.add_subparsers(dest="tns_command", required=True)
+    update = tns_sub.add_parser("update", help="add/update TNS objects from a CSV download")
+    update.add_argument("path", help="tns_public_objects.csv(.gz) from the TNS")
+    update.add_argument("--quiet", action="store_true", help="no progress bar")
+    update.set_defaults(func=_tns_update)
 
     rp = sub.add_parser("replay", help="produce real alerts into the raw topic")
     rp.add_argument("paths", nargs="+", help="alert files or folders (Avro or JSON)")

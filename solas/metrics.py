@@ -5,7 +5,7 @@ exposition.  Stages (``ingest``, ``sherlock``, ``filter``) are a label.
 """
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram, start_http_server
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
 BATCH_SIZES = (1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
 DURATIONS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
@@ -34,6 +34,46 @@ CASSANDRA_UNKEYED = Counter("solas_cassandra_unkeyed_rows",
 STAGE_RETRIES = Counter("solas_stage_retries_batches",
                         "Batch steps that failed (a store or registry away) and were retried",
                         ["stage", "step"])
+SHERLOCK_CLASSIFIED = Counter("solas_sherlock_classified_alerts",
+                              "Alerts given a contextual classification", ["classification"])
+SHERLOCK_CACHE_HITS = Counter("solas_sherlock_cache_hits_alerts",
+                              "Alerts whose object's classification was reused from cache")
+SHERLOCK_INDEX_SOURCES = Gauge("solas_sherlock_index_sources",
+                               "Catalogue sources in the in-memory sky index")
+SHERLOCK_INDEX_BUILD = Gauge("solas_sherlock_index_build_seconds",
+                             "Time to read the catalogues and build the sky index")
+LATENCIES = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
+PIPELINE_LATENCY = Histogram("solas_pipeline_latency_seconds",
+                             "Time from an alert's raw-topic timestamp to its filter-stage "
+                             "output", buckets=LATENCIES)
+CONSUMER_LAG = Gauge("solas_kafka_consumer_lag_messages",
+                     "Messages of a topic partition owned by this worker not yet processed",
+                     ["topic", "partition"])
+MARIADB_WRITE_DURATION = Histogram("solas_mariadb_write_duration_seconds",
+                                   "Time to write one batch to MariaDB", ["table"],
+                                   buckets=DURATIONS)
+MARIADB_ROWS = Counter("solas_mariadb_written_rows", "Rows upserted into MariaDB", ["table"])
+FILTER_RUN_DURATION = Histogram("solas_filter_run_duration_seconds",
+                                "Time to run one active user filter on one batch", ["filter"],
+                                buckets=DURATIONS)
+FILTER_MATCHES = Counter("solas_filter_matches_alerts", "Alerts matched by an active filter",
+                         ["filter"])
+API_REQUESTS = Counter("solas_api_requests", "HTTP requests answered by the portal and API",
+                       ["route", "method", "status"])
+API_REQUEST_DURATION = Histogram("solas_api_request_duration_seconds",
+                                 "Time to answer one HTTP request", ["route"],
+                                 buckets=DURATIONS)
+API_RATE_LIMITED = Counter("solas_api_rate_limited_requests",
+                           "Requests refused with 429 Too Many Requests",
+                           ["route", "user_class"])
+WEBSOCKET_CLIENTS = Gauge("solas_websocket_connected_clients",
+                          "WebSocket clients connected to the live feed")
+FILTER_ERRORS = Counter("solas_filter_errors", "Filter runs that failed or were killed",
+                        ["filter"])
+FILTER_EMITTED_BYTES = Counter("solas_filter_emitted_bytes",
+                               "Bytes a filter sent to its Kafka topic", ["filter"])
+SKY_INDEX_ITEMS = Gauge("solas_filter_sky_index_items",
+                        "Active watchlist cones / watchmaps in a worker's index", ["kind"])
 
 
 def serve_metrics(port: int) -> None:

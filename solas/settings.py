@@ -56,6 +56,26 @@ class Settings:
         "Objects whose stored light-curve points an ingest worker remembers, so the "
         "history each alert repeats is not rewritten (about 5 kB per object).", 20_000,
         "SOLAS_WRITTEN_CACHE_OBJECTS")
+    sherlock_cache_objects: int = _doc(
+        "Objects whose sky context a sherlock worker keeps (recomputed when the "
+        "catalogues change).", 200_000, "SOLAS_SHERLOCK_CACHE_OBJECTS")
+    sherlock_refresh_s: float = _doc(
+        "How often a sherlock worker checks whether the catalogues or TNS changed, s.",
+        60.0, "SOLAS_SHERLOCK_REFRESH")
+    filter_refresh_s: float = _doc(
+        "How often the filter stage re-reads the active filters from MariaDB, s.", 5.0,
+        "SOLAS_FILTER_REFRESH")
+    filter_time_limit_s: float = _doc("Longest run of one filter on one batch, s.", 10.0,
+                                      "SOLAS_FILTER_TIME_LIMIT")
+    filter_row_limit: int = _doc("Most rows one filter may return for one batch.", 10_000,
+                                 "SOLAS_FILTER_ROW_LIMIT")
+    filter_connections: int = _doc(
+        "Read-only MariaDB connections per filter worker: filters run this many at once.",
+        8, "SOLAS_FILTER_CONNECTIONS")
+    digest_interval_s: float = _doc("How often e-mail digests of matches are sent, s.",
+                                    86400.0, "SOLAS_DIGEST_INTERVAL")
+    smtp_sender: str = _doc("From address of Solas e-mails.", "solas@localhost",
+                            "SOLAS_SMTP_SENDER")
     prometheus_port: int = _doc("Port of the local Prometheus server.", 9090,
                                 "SOLAS_PROMETHEUS_PORT")
     metrics_port: int = _doc(
@@ -81,6 +101,14 @@ class Settings:
                                   "SOLAS_BATCH_TIMEOUT")
     max_message_bytes: int = _doc("Largest Kafka message (an alert with cutouts), bytes.",
                                   16 * 1024 * 1024, "SOLAS_MAX_MESSAGE_BYTES")
+    web_port: int = _doc("Port of the portal, REST API and WebSocket feed.", 8080,
+                         "SOLAS_WEB_PORT")
+    web_secret_file: str = _doc(
+        "File holding the portal's session/CSRF signing key; empty means "
+        "<home>/web-secret.key, created with a random key on first start.", "",
+        "SOLAS_WEB_SECRET_FILE")
+    web_public_url: str = _doc("URL of the portal as users reach it (links in e-mails).",
+                               "http://127.0.0.1:8080", "SOLAS_WEB_PUBLIC_URL")
     data_dir: Path = _doc("Folder of the shared real sample data.",
                           Path(__file__).resolve().parent.parent.parent / "shared" / "data",
                           "SOLAS_DATA")

@@ -12,11 +12,29 @@ from solas.settings import Settings
 
 INGESTED = "ingested"
 DEADLETTER = "alerts-deadletter"
+SHERLOCKED = "sherlocked"
+LIVE = "live"
+"""Compact summary of every filter match, for the WebSocket feed."""
+WATCHLIST_CHANGES = "watchlist-changes"
+"""Key str(wl_id); value JSON {"wl_id": int, "action": "upsert" | "delete"}: MariaDB
+(watchlists, watchlist_cones) is the source of truth, the filter stage reloads it."""
+WATCHMAP_CHANGES = "watchmap-changes"
+"""Key str(ar_id); value JSON {"ar_id": int, "action": "upsert" | "delete"}."""
+ANNOTATIONS = "annotations"
+"""Key = object id (text); value JSON annotation: object id under the survey's id
+column name, topic, version, classification, explanation, classdict (object), url,
+timestamp (ISO 8601 UTC).  The annotation agent writes MariaDB."""
+
+
+def filter_topic(settings: Settings, filter_id: int) -> str:
+    """The Kafka topic of an active filter: fixed by its id, unchanged by renaming."""
+    return f"{settings.topic_prefix}{int(filter_id)}"
 
 
 def pipeline_topics(settings: Settings) -> list[str]:
-    """Topics of the ingest stage for the configured survey."""
-    return [settings.raw_topic, INGESTED, DEADLETTER]
+    """Topics of the pipeline stages for the configured survey."""
+    return [settings.raw_topic, INGESTED, DEADLETTER, SHERLOCKED, LIVE, WATCHLIST_CHANGES,
+            WATCHMAP_CHANGES, ANNOTATIONS]
 
 
 async def ensure_topics(settings: Settings, names: list[str] | None = None) -> list[str]:
@@ -53,7 +71,7 @@ async def _stop(consumer: AIOKafkaConsumer) -> None:
 
 def _consumer(settings: Settings) -> AIOKafkaConsumer:
     return AIOKafkaConsumer(bootstrap_servers=settings.kafka, enable_auto_commit=False,
-                            fetch_max_bytes=64 * 2**20,
+                            isolation_level="read_committed", fetch_max_bytes=64 * 2**20,
                             max_partition_fetch_bytes=settings.max_message_bytes)
 
 
@@ -100,7 +118,8 @@ async def read_topic(settings: Settings, topic: str,
         while remaining:
             for tp, batch in (await consumer.getmany(timeout_ms=2000)).items():
                 records += [keep(r) for r in batch if r.offset < end[tp]]
-                if batch and batch[-1].offset + 1 >= end[tp]:
+            for tp in list(remaining):  # transaction markers take offsets: ask the position
+                if await consumer.position(tp) >= end[tp]:
                     remaining.discard(tp)
     finally:
         await _stop(consumer)

@@ -194,8 +194,16 @@ def _user_tables(object_col: Column) -> list[TableSpec]:
             C("topic_name", "varchar(255)"),
             C("byte_quota", "bigint", "daily bytes allowed on the topic"),
             C("created", "datetime", default="CURRENT_TIMESTAMP(6)"),
-            C("modified", "datetime"), C("expires", "datetime")),
+            C("modified", "datetime"), C("expires", "datetime"),
+            C("last_error", "text", "latest error of the filter in the stream"),
+            C("last_error_at", "datetime")),
             ("id",), "User filters", indexes=(("user",),), auto_increment="id"),
+        TableSpec("email_queue", (
+            C("filter_id", "int", nullable=False),
+            C("object_key", "varchar(32)", "object id as text", nullable=False),
+            C("payload", "json", "the match as sent to Kafka"),
+            C("queued", "datetime", default="CURRENT_TIMESTAMP(6)")),
+            ("filter_id", "object_key"), "Matches waiting for the e-mail digest"),
         TableSpec("crossmatch_tns", (
             C("tns_name", "varchar(32)", nullable=False), C("tns_prefix", "varchar(8)"),
             C("ra", "double", "deg"), C("decl", "double", "deg"),
@@ -209,6 +217,36 @@ def _user_tables(object_col: Column) -> list[TableSpec]:
     ]
 
 
+def _catalogue_tables() -> list[TableSpec]:
+    """Sky-context catalogues in one normalised layout (see ``catalogs.model``)."""
+    return [
+        TableSpec("catalogues", (
+            C("name", "varchar(64)", nullable=False), C("role", "varchar(64)"),
+            C("source", "text"), C("licence", "text"), C("url", "text"),
+            C("row_count", "bigint"), C("version", "varchar(64)", "hash of the loaded file"),
+            C("loaded", "datetime", default="CURRENT_TIMESTAMP(6)")),
+            ("name",), "Catalogues loaded for the sky-context classifier"),
+        TableSpec("catalogue_sources", (
+            C("catalogue", "varchar(64)", nullable=False),
+            C("seq", "int", "row number within the catalogue file", nullable=False),
+            C("id", "varchar(64)", "the catalogue's own designation"),
+            C("ra", "double", "deg"), C("decl", "double", "deg"),
+            C("type", "varchar(64)", "object type as the catalogue writes it"),
+            C("mag", "double", "mag"), C("mag_filter", "varchar(16)"),
+            C("mag_err", "double", "mag"), C("z", "double", "spectroscopic redshift"),
+            C("photo_z", "double"), C("photo_z_err", "double"),
+            C("distance", "double", "Mpc"),
+            C("direct", "bool", "distance is redshift-independent", default="0"),
+            C("major_axis", "double", "full length, arcsec"),
+            C("minor_axis", "double", "full length, arcsec"),
+            C("position_angle", "double", "deg east of north"),
+            C("role", "smallint", "catalogs.model.Role"),
+            C("hpx16", "bigint", HPX_DOC)),
+            ("catalogue", "seq"), "Sources of every loaded catalogue",
+            indexes=(("hpx16",), ("id",))),
+    ]
+
+
 @lru_cache(maxsize=2)
 def mariadb_tables(survey: str) -> tuple[TableSpec, ...]:
     """Every MariaDB table of a deployment of ``survey``."""
@@ -216,7 +254,7 @@ def mariadb_tables(survey: str) -> tuple[TableSpec, ...]:
         objects, object_col = _lsst_objects(), C("diaObjectId", "bigint", nullable=False)
     else:
         objects, object_col = _ztf_objects(), C("objectId", "varchar(16)", nullable=False)
-    return (objects, _sherlock(object_col), *_user_tables(object_col))
+    return (objects, _sherlock(object_col), *_user_tables(object_col), *_catalogue_tables())
 
 
 # --------------------------------------------------------------- Cassandra tables

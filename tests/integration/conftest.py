@@ -15,8 +15,10 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="session")
 def settings() -> Settings:
-    """Settings of the test stack: the environment's, with SOLAS_HOME=<repo>/.solas-test."""
-    return load_settings({**os.environ, "SOLAS_HOME": str(REPO / ".solas-test")})
+    """Settings of the test stack: the environment's, with SOLAS_HOME=<repo>/.solas-test
+    (or $SOLAS_TEST_HOME, so two test stacks on other ports can run side by side)."""
+    home = os.environ.get("SOLAS_TEST_HOME") or str(REPO / ".solas-test")
+    return load_settings({**os.environ, "SOLAS_HOME": home})
 
 
 @pytest.fixture(scope="session")

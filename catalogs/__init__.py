@@ -1,0 +1,1 @@
+"""Catalogue loaders, the spatial index and the Sherlock-style classifier."""

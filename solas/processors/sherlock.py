@@ -1,0 +1,155 @@
+"""The sherlock processor: sky context for every ingested alert.
+
+Owns the in-memory catalogue index (built at start-up from the MariaDB catalogue
+tables and rebuilt when their version changes), a bounded per-object cache of
+results, the TNS name look-up and the metrics.  Classification itself is pure
+code in :mod:`catalogs.classifier`.  Each alert of topic ``ingested`` goes on to
+``sherlocked`` with two more keys: ``sherlock`` (a ``sherlock_classifications``
+row) and ``tns_name``.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict
+from typing import Awaitable, Callable, NamedTuple, Sequence
+
+import numpy as np
+import orjson
+
+from catalogs.classifier import SherlockIndex, SherlockResult, classify_positions
+from catalogs.tns import TnsIndex, match_tns
+from solas import metrics
+from solas.topics import SHERLOCKED
+
+log = logging.getLogger(__name__)
+STAGE = "sherlock"
+
+# send(topic, key, value, headers) -> awaitable resolved when the broker has the message
+Send = Callable[[str, bytes | None, bytes, dict[str, bytes]], Awaitable[Awaitable]]
+
+
+class Context(NamedTuple):
+    """What the classifier needs, loaded together so a refresh swaps it atomically."""
+
+    index: SherlockIndex
+    tns: TnsIndex
+
+
+class Record(NamedTuple):
+    """One message of topic ``ingested``."""
+
+    key: bytes | None
+    value: bytes
+    headers: dict[str, bytes]
+
+
+class ContextSource(NamedTuple):
+    """Blocking callables (run in an executor): the current catalogue version and a
+    full load of the context."""
+
+    version: Callable[[], str]
+    load: Callable[[], Context]
+
+
+class ResultCache:
+    """Per-object results, valid while the catalogue version is unchanged (LRU)."""
+
+    def __init__(self, max_objects: int):
+        self.max_objects = max_objects
+        self._items: OrderedDict[object, tuple[str, dict]] = OrderedDict()
+
+    def get(self, object_id, version: str) -> dict | None:
+        item = self._items.get(object_id)
+        if item is None or item[0] != version:
+            return None
+        self._items.move_to_end(object_id)
+        return item[1]
+
+    def put(self, object_id, version: str, context: dict) -> None:
+        self._items[object_id] = (version, context)
+        self._items.move_to_end(object_id)
+        while len(self._items) > self.max_objects:
+            self._items.popitem(last=False)
+
+
+def context_of(result: SherlockResult, tns_name: str | None) -> dict:
+    """The keys added to an alert: its classification row and TNS name."""
+    return {"sherlock": result._asdict(), "tns_name": tns_name}
+
+
+class SherlockProcessor:
+    """Classify batches of ingested alerts and forward them to ``sherlocked``."""
+
+    def __init__(self, source: ContextSource, send: Send, cache_objects: int = 100_000,
+                 refresh_s: float = 60.0):
+        self.source = source
+        self.send = send
+        self.cache = ResultCache(cache_objects)
+        self.refresh_s = refresh_s
+        self.context: Context | None = None
+        self.version = ""
+        self._checked = 0.0
+
+    async def start(self) -> None:
+        """Load the catalogues and build the index (blocking work off the loop)."""
+        await self._reload()
+
+    async def _reload(self) -> None:
+        loop = asyncio.get_running_loop()
+        start = time.perf_counter()
+        self.version = await loop.run_in_executor(None, self.source.version)
+        self.context = await loop.run_in_executor(None, self.source.load)
+        seconds = time.perf_counter() - start
+        metrics.SHERLOCK_INDEX_SOURCES.set(len(self.context.index.rows))
+        metrics.SHERLOCK_INDEX_BUILD.set(seconds)
+        self._checked = time.monotonic()
+        log.info("sherlock index: %d catalogue sources, %d TNS objects, version %s, %.1f s",
+                 len(self.context.index.rows), len(self.context.tns.names), self.version,
+                 seconds)
+
+    async def _refresh_if_changed(self) -> None:
+        if time.monotonic() - self._checked < self.refresh_s:
+            return
+        self._checked = time.monotonic()
+        version = await asyncio.get_running_loop().run_in_executor(None, self.source.version)
+        if version != self.version:
+            log.info("catalogues changed (%s -> %s): rebuilding the index", self.version,
+                     version)
+            await self._reload()
+
+    def classify(self, alerts: Sequence[dict]) -> list[dict]:
+        """Context of each alert: cached per object, the misses classified at once."""
+        contexts: list[dict | None] = [self.cache.get(a["object_id"], self.version)
+                                       for a in alerts]
+        misses = [i for i, c in enumerate(contexts) if c is None]
+        metrics.SHERLOCK_CACHE_HITS.inc(len(alerts) - len(misses))
+        if misses:
+            ra = np.array([alerts[i]["ra"] for i in misses], dtype=np.float64)
+            dec = np.array([alerts[i]["dec"] for i in misses], dtype=np.float64)
+            batch = classify_positions(ra, dec, self.context.index)
+            names = match_tns(ra, dec, self.context.tns).tns_name
+            for i, result, name in zip(misses, batch.results, names):
+                contexts[i] = context_of(result, name)
+                self.cache.put(alerts[i]["object_id"], self.version, contexts[i])
+        for c in contexts:
+            metrics.SHERLOCK_CLASSIFIED.labels(c["sherlock"]["classification"]).inc()
+        return contexts
+
+    async def process(self, records: Sequence[Record]) -> int:
+        """Classify and forward one batch; returns when every message is acknowledged."""
+        start = time.perf_counter()
+        metrics.STAGE_IN.labels(STAGE).inc(len(records))
+        metrics.STAGE_BATCH_SIZE.labels(STAGE).observe(len(records))
+        await self._refresh_if_changed()
+        alerts = [orjson.loads(r.value) for r in records]
+        with metrics.STAGE_STEP_DURATION.labels(STAGE, "classify").time():
+            contexts = self.classify(alerts)
+        with metrics.STAGE_STEP_DURATION.labels(STAGE, "produce").time():
+            pending = [await self.send(SHERLOCKED, r.key, orjson.dumps({**a, **c}), r.headers)
+                       for r, a, c in zip(records, alerts, contexts)]
+            await asyncio.gather(*pending)
+        metrics.STAGE_OUT.labels(STAGE).inc(len(records))
+        metrics.STAGE_BATCH_DURATION.labels(STAGE).observe(time.perf_counter() - start)
+        return len(records)
