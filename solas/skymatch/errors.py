@@ -1,0 +1,26 @@
+"""Errors raised by the sky matchers: every one is a ``ValueError`` naming the bad input."""
+from __future__ import annotations
+
+
+class SkyMatchError(ValueError):
+    """Base class of the errors of :mod:`solas.skymatch`."""
+
+
+class PositionError(SkyMatchError):
+    """Positions that are not finite or whose declination lies outside [-90, 90] deg."""
+
+
+class WatchlistError(SkyMatchError):
+    """A watchlist whose cones are inconsistent (lengths, radii, names, ...)."""
+
+
+class WatchlistCsvError(WatchlistError):
+    """A watchlist upload that cannot be read at all (not a single bad row)."""
+
+
+class MocError(SkyMatchError):
+    """A MOC (watchmap) file that is not a valid spatial MOC."""
+
+
+class SkymapError(SkyMatchError):
+    """A gravitational-wave (HEALPix probability) sky map that cannot be read."""
