@@ -1,3 +1,3 @@
 """Faust agents of the Solas stream topology (import ``agents.<name>`` to register one)."""
 
-AGENTS = ("ingest",)
+AGENTS = ("ingest", "sherlock", "filter", "annotation")

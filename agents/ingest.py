@@ -13,9 +13,10 @@ from agents.app import app, settings
 from agents.topics import deadletter, ingested, raw_alerts
 from solas.processors.ingest import IngestProcessor, Packet
 from solas.stores import cassandra
+from solas.topics import DEADLETTER, INGESTED
 from solas.surveys.registry import confluent_registry
 
-_TOPICS = {ingested.get_topic_name(): ingested, deadletter.get_topic_name(): deadletter}
+_TOPICS = {INGESTED: ingested, DEADLETTER: deadletter}  # the processor's names -> topics
 
 
 async def _send(topic: str, key: bytes | None, value: bytes, headers: dict[str, bytes]):
@@ -24,7 +25,7 @@ async def _send(topic: str, key: bytes | None, value: bytes, headers: dict[str, 
 
 async def _processor() -> IngestProcessor:
     def open_store() -> cassandra.CassandraStore:
-        _, session = cassandra.connect(settings)
+        _, session = cassandra.connect_with_retries(settings)
         return cassandra.CassandraStore(settings, session)
 
     store = await asyncio.get_running_loop().run_in_executor(None, open_store)

@@ -22,6 +22,6 @@ def run_worker(names: Sequence[str], loglevel: str = "INFO") -> None:
     for name in names:
         importlib.import_module(f"agents.{name}")
     port = settings.metrics_port + settings.worker_id
-    serve_metrics(port)
+    serve_metrics(port, settings.metrics_bind)
     logging.getLogger(__name__).info("metrics on http://127.0.0.1:%d/metrics", port)
     Worker(app, loglevel=loglevel, redirect_stdouts=False).execute_from_commandline()

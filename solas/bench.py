@@ -25,7 +25,7 @@ from solas import stack
 from solas.processors.ingest import RAW_TIMESTAMP_HEADER
 from solas.replay import Message, messages_from_paths, produce
 from solas.settings import Settings
-from solas.topics import INGESTED, end_offsets, ensure_topics, read_topic
+from solas.topics import INGESTED, end_offsets, ensure_topics, read_topic, stage_topic
 from solas.workers import alerts_done, metric, read_metrics, start_worker, stop_worker
 
 BENCH_WORKER_ID = 3
@@ -87,14 +87,15 @@ class MemoryWatch:
                 pass
 
 
-def _progress_times(worker, n: int, timeout_s: float) -> list[tuple[float, float]]:
-    """(time, alerts done) samples until ``n`` alerts are done."""
+def _progress_times(worker, n: int, timeout_s: float, stage: str = "ingest"
+                    ) -> list[tuple[float, float]]:
+    """(time, alerts done) samples until ``n`` alerts of ``stage`` are done."""
     samples, deadline = [], time.monotonic() + timeout_s
-    with tqdm(total=n, unit="alert", desc="ingest", mininterval=0.5) as bar:
+    with tqdm(total=n, unit="alert", desc=stage, mininterval=0.5) as bar:
         while time.monotonic() < deadline:
             if worker.process.poll() is not None:
                 raise RuntimeError(f"bench worker exited; see {worker.log_path}")
-            done = alerts_done(worker.metrics_port, "ingest")
+            done = alerts_done(worker.metrics_port, stage)
             samples.append((time.monotonic(), done))
             bar.update(int(done) - bar.n)
             if done >= n:
@@ -116,7 +117,7 @@ def throughput(samples: list[tuple[float, float]], n: int) -> Throughput:
 
 async def _latencies(settings: Settings, start: dict[TopicPartition, int]) -> np.ndarray:
     """Seconds from raw-topic timestamp to ``ingested`` timestamp, per message."""
-    stamps = await read_topic(settings, INGESTED, start, keep=lambda r: (
+    stamps = await read_topic(settings, stage_topic(settings, INGESTED), start, keep=lambda r: (
         r.timestamp, dict(r.headers or ()).get(RAW_TIMESTAMP_HEADER)))
     return np.array([(out - int(raw)) / 1000 for out, raw in stamps if raw])
 
@@ -136,8 +137,8 @@ def bench_ingest(settings: Settings, n: int, rate: float | None,
     t0 = time.monotonic()
     messages = make_messages(settings, n, source)
     clone_rate = n / (time.monotonic() - t0)
-    asyncio.run(ensure_topics(settings, [topic, INGESTED]))
-    start_offsets = asyncio.run(end_offsets(settings, INGESTED))
+    asyncio.run(ensure_topics(settings, [topic, stage_topic(settings, INGESTED)]))
+    start_offsets = asyncio.run(end_offsets(settings, stage_topic(settings, INGESTED)))
     produce_s = None
     if rate is None:
         sent, produce_s = asyncio.run(produce(settings, messages, topic, total=n))
@@ -183,12 +184,38 @@ def bench_ingest(settings: Settings, n: int, rate: float | None,
     }
 
 
+def bench_sherlock(settings: Settings, n: int) -> dict:
+    """The classifier on one core against every shipped catalogue (no services)."""
+    import os
+
+    from catalogs.bench import bench_classifier
+
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core, as the goal says
+    print(f"loading every catalogue and classifying {n} positions on one core ...")
+    b = bench_classifier(n, settings.data_dir)
+    return {"stage": "sherlock", "alerts": n, "sustained_alerts_per_s": round(b.alerts_per_s, 1),
+            "catalogue_sources": b.sources, "catalogue_load_s": round(b.load_s, 2),
+            "index_build_s": round(b.build_s, 2), "index_mb": round(b.index_mb, 1),
+            "rss_growth_mb": round(b.rss_growth_mb, 1), "classify_s": round(b.classify_s, 2),
+            "classifications": b.classifications,
+            "latency_s": {"p50": None, "p95": None, "p99": None},
+            "peak_rss_mb": {"bench": round(psutil.Process().memory_info().rss / 2**20, 1)},
+            "date": time.strftime("%Y-%m-%d")}
+
+
 def run_bench(settings: Settings, stage: str, n: int, rate: float | None,
               json_path: str | None, source: list[str] | None = None) -> int:
     """Entry point of ``solas bench``; prints and optionally writes JSON."""
-    if stage != "ingest":
-        raise SystemExit(f"stage {stage!r} is not built yet; available: ingest")
-    result = bench_ingest(settings, n, rate, [Path(p) for p in source or ()])
+    if stage == "ingest":
+        result = bench_ingest(settings, n, rate, [Path(p) for p in source or ()])
+    elif stage == "sherlock":
+        result = bench_sherlock(settings, n)
+    elif stage == "filter":
+        from solas.bench_filter import bench_filter
+        result = bench_filter(settings, n, [Path(p) for p in source or ()])
+    else:
+        raise SystemExit(f"stage {stage!r} is not built yet; available: ingest, sherlock, "
+                         "filter")
     text = json.dumps(result, indent=2)
     print(text)
     if json_path:

@@ -114,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
                    ).set_defaults(func=_demo)
 
     bn = sub.add_parser("bench", help="benchmark a stage on the running stack")
-    bn.add_argument("--stage", default="ingest", choices=["ingest"])
+    bn.add_argument("--stage", default="ingest", choices=["ingest", "sherlock", "filter"])
     bn.add_argument("--alerts", type=int, default=20000)
     bn.add_argument("--rate", type=float, help="replay rate, alerts/s (default: backlog)")
     bn.add_argument("--json", help="write the results to this JSON file")

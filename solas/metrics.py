@@ -76,6 +76,6 @@ SKY_INDEX_ITEMS = Gauge("solas_filter_sky_index_items",
                         "Active watchlist cones / watchmaps in a worker's index", ["kind"])
 
 
-def serve_metrics(port: int) -> None:
-    """Serve ``/metrics`` on 127.0.0.1:``port`` from a background thread."""
-    start_http_server(port, addr="127.0.0.1")
+def serve_metrics(port: int, addr: str = "127.0.0.1") -> None:
+    """Serve ``/metrics`` on ``addr``:``port`` from a background thread."""
+    start_http_server(port, addr=addr)

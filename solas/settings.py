@@ -81,14 +81,30 @@ class Settings:
     metrics_port: int = _doc(
         "First port on which workers serve /metrics (worker n uses metrics_port + n).",
         9150, "SOLAS_METRICS_PORT")
+    metrics_bind: str = _doc(
+        "Address the workers' and the portal's /metrics listen on (0.0.0.0 in a "
+        "cluster, so Prometheus can scrape the pods).", "127.0.0.1", "SOLAS_METRICS_BIND")
     worker_id: int = _doc(
         "Index of this worker process on the host: offsets its ports and RocksDB dir.",
         0, "SOLAS_WORKER_ID")
     worker_web_port: int = _doc(
         "First port of the Faust workers' own web servers (worker n uses + n).", 6066,
         "SOLAS_WORKER_WEB_PORT")
+    topic_namespace: str = _doc(
+        "Prefix of every pipeline topic name (ingested, sherlocked, live, ...): lets "
+        "several deployments or test runs share one Kafka cluster.", "",
+        "SOLAS_TOPIC_NAMESPACE")
     topic_prefix: str = _doc("Prefix of per-filter output topics.", "solas_filter_",
                              "SOLAS_TOPIC_PREFIX")
+    kafka_replication: int = _doc(
+        "Replication factor of the topics Solas creates (3 on a production cluster).", 1,
+        "SOLAS_KAFKA_REPLICATION")
+    cassandra_dc: str = _doc("Cassandra data centre the workers write to (local DC).",
+                             "datacenter1", "SOLAS_CASSANDRA_DC")
+    cassandra_replication: str = _doc(
+        "CQL replication map of the keyspace, e.g. {'class': 'NetworkTopologyStrategy', "
+        "'dc1': 3} on a cluster.", "{'class': 'SimpleStrategy', 'replication_factor': 1}",
+        "SOLAS_CASSANDRA_REPLICATION")
     topic_partitions: int = _doc("Partitions of the alert and ingested topics.", 4,
                                  "SOLAS_TOPIC_PARTITIONS")
     smtp: str = _doc("SMTP server for email output, host:port.", "127.0.0.1:25",

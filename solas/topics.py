@@ -26,6 +26,12 @@ column name, topic, version, classification, explanation, classdict (object), ur
 timestamp (ISO 8601 UTC).  The annotation agent writes MariaDB."""
 
 
+def stage_topic(settings: Settings, base: str) -> str:
+    """The Kafka name of pipeline topic ``base`` (one of the names above) in this
+    deployment: ``settings.topic_namespace`` + ``base``."""
+    return settings.topic_namespace + base
+
+
 def filter_topic(settings: Settings, filter_id: int) -> str:
     """The Kafka topic of an active filter: fixed by its id, unchanged by renaming."""
     return f"{settings.topic_prefix}{int(filter_id)}"
@@ -33,8 +39,9 @@ def filter_topic(settings: Settings, filter_id: int) -> str:
 
 def pipeline_topics(settings: Settings) -> list[str]:
     """Topics of the pipeline stages for the configured survey."""
-    return [settings.raw_topic, INGESTED, DEADLETTER, SHERLOCKED, LIVE, WATCHLIST_CHANGES,
-            WATCHMAP_CHANGES, ANNOTATIONS]
+    return [settings.raw_topic, *(stage_topic(settings, t) for t in (
+        INGESTED, DEADLETTER, SHERLOCKED, LIVE, WATCHLIST_CHANGES, WATCHMAP_CHANGES,
+        ANNOTATIONS))]
 
 
 async def ensure_topics(settings: Settings, names: list[str] | None = None) -> list[str]:
@@ -46,7 +53,7 @@ async def ensure_topics(settings: Settings, names: list[str] | None = None) -> l
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        wanted = [NewTopic(name, settings.topic_partitions, 1,
+        wanted = [NewTopic(name, settings.topic_partitions, settings.kafka_replication,
                            topic_configs={"max.message.bytes": str(settings.max_message_bytes)})
                   for name in names if name not in existing]
         if wanted:

@@ -88,13 +88,15 @@ def compile_filter(selected: str, tables: str | TablesSpec, conditions: str | No
 
 def render_query(compiled: CompiledFilter, *, limit: int, offset: int = 0,
                  batch_objects: Iterable | ObjectIdList | None = None,
-                 order_by_time: bool = False, max_statement_time_s: float = 10) -> str:
+                 order_by_time: bool = False, max_statement_time_s: float = 10,
+                 with_object_id: bool = False) -> str:
     """The SQL statement of a compiled filter (see the module docstring).
 
     ``batch_objects``: object ids of one batch (ints for lsst, ZTF id strings for ztf),
     or an :class:`ObjectIdList`; rows then come in time order.  ``order_by_time`` asks
     for time order on demand too.  ``max_statement_time_s`` (>= 0.001 s) bounds the
-    server's work.
+    server's work.  ``with_object_id`` puts the object id first in each row, before
+    the user's columns (the streaming stage needs it to attach the alert).
     """
     seconds = _statement_time(max_statement_time_s)
     limit, offset = _count(limit, "limit"), _count(offset, "offset")
@@ -111,8 +113,11 @@ def render_query(compiled: CompiledFilter, *, limit: int, offset: int = 0,
     if order_by_time or batch_objects is not None:
         order = [f"objects.{compiled.time_column}", *order,
                  f"objects.{compiled.object_id}"]
+    columns = [item.sql() for item in compiled.select]
+    if with_object_id:
+        columns.insert(0, f"objects.{compiled.object_id}")
     sql = (f"SET STATEMENT max_statement_time={seconds} FOR SELECT "
-           f"{', '.join(item.sql() for item in compiled.select)} {compiled.from_sql}")
+           f"{', '.join(columns)} {compiled.from_sql}")
     if conditions:
         sql += " WHERE " + " AND ".join(conditions)
     if order:

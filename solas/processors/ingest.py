@@ -15,6 +15,7 @@ from typing import Awaitable, Callable, NamedTuple, Sequence, TypeVar
 
 from solas import metrics
 from solas.ingest import DeadLetter, DecodedBatch, decode_batch, ingested_record
+from solas.processors.retry import until_done
 from solas.stores.cassandra import PERMANENT_WRITE_ERRORS, CassandraStore, WriteStats
 from solas.surveys import SchemaLookup
 from solas.topics import DEADLETTER, INGESTED
@@ -22,7 +23,6 @@ from solas.topics import DEADLETTER, INGESTED
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 STAGE = "ingest"
-MAX_BACKOFF_S = 10.0
 RAW_TIMESTAMP_HEADER = "solas-raw-timestamp-ms"
 
 # send(topic, key, value, headers) -> awaitable resolved when the broker has the message
@@ -120,20 +120,9 @@ class IngestProcessor:
 
 
 async def _until_done(step: str, call: Callable[..., Awaitable[T]], *args) -> T:
-    """``await call(*args)``, retried with back-off until it succeeds: a store or the
-    schema registry being away must delay the batch, never lose it.  Errors of the
-    data itself (:data:`PERMANENT_WRITE_ERRORS`) are raised at once."""
-    backoff = 0.5
-    while True:
-        try:
-            return await call(*args)
-        except PERMANENT_WRITE_ERRORS:
-            raise
-        except Exception as exc:  # drivers raise many kinds; none may lose data
-            metrics.STAGE_RETRIES.labels(STAGE, step).inc()
-            log.error("%s failed (%s); retrying in %.1f s", step, exc, backoff)
-            await asyncio.sleep(backoff)
-            backoff = min(2 * backoff, MAX_BACKOFF_S)
+    """:func:`~solas.processors.retry.until_done` for this stage; errors of the data
+    itself (:data:`PERMANENT_WRITE_ERRORS`) are raised at once."""
+    return await until_done(STAGE, step, call, *args, permanent=PERMANENT_WRITE_ERRORS)
 
 
 def _count_writes(stats: WriteStats) -> None:

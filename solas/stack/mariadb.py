@@ -46,7 +46,9 @@ def init_sql(database: str, user: str, password: str) -> str:
             account = f"{_quote(name)}@{_quote(host)}"
             lines += [f"CREATE USER IF NOT EXISTS {account} IDENTIFIED BY {_quote(secret)};",
                       f"ALTER USER {account} IDENTIFIED BY {_quote(secret)};",
-                      f"GRANT {grant} ON {_ident(database)}.* TO {account};"]
+                      f"GRANT {grant} ON {_ident(database)}.* TO {account};",
+                      # databases of further deployments or test runs: <database>_*
+                      f"GRANT {grant} ON {_ident(database + '_%')}.* TO {account};"]
             if name == user:  # the filter watchdog KILLs runaway read-only queries
                 lines.append(f"GRANT CONNECTION ADMIN ON *.* TO {account};")
     return "\n".join(lines) + "\n"

@@ -9,6 +9,7 @@ alert rewrites the same rows and never duplicates them.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import OrderedDict, defaultdict
 from typing import Iterable, NamedTuple, Sequence
@@ -25,6 +26,7 @@ from solas.schema.tables import CUTOUT_TYPES, KEY_ALIASES, cutout_table, lightcu
 from solas.settings import Settings
 from solas.surveys import Alert
 
+log = logging.getLogger(__name__)
 # Errors that retrying cannot cure: the data of some alert does not fit the table.
 PERMANENT_WRITE_ERRORS = (InvalidRequest, TypeError, ValueError, OverflowError, struct.error)
 ROWS_PER_BATCH = 64
@@ -45,13 +47,27 @@ class WriteStats(NamedTuple):
 def connect(settings: Settings, timeout_s: float = 30.0) -> tuple[Cluster, Session]:
     """Open a session on the configured Cassandra hosts."""
     profile = ExecutionProfile(
-        load_balancing_policy=DCAwareRoundRobinPolicy(local_dc="datacenter1"),
+        load_balancing_policy=DCAwareRoundRobinPolicy(local_dc=settings.cassandra_dc),
         consistency_level=ConsistencyLevel.LOCAL_ONE, request_timeout=timeout_s)
     cluster = Cluster(settings.cassandra_contact_points, port=settings.cassandra_port,
                       execution_profiles={EXEC_PROFILE_DEFAULT: profile},
-                      connect_timeout=timeout_s,
+                      connect_timeout=timeout_s, control_connection_timeout=timeout_s,
                       protocol_version=4)  # v5 checksums every frame: ~10% of worker CPU
     return cluster, cluster.connect()
+
+
+def connect_with_retries(settings: Settings, attempts: int = 10) -> tuple[Cluster, Session]:
+    """:func:`connect`, retried with back-off: a worker starting while Cassandra is busy
+    or restarting waits for it instead of crashing."""
+    from cassandra.cluster import NoHostAvailable
+
+    for attempt in range(attempts - 1):
+        try:
+            return connect(settings)
+        except (NoHostAvailable, OSError) as exc:
+            log.warning("Cassandra not answering (%s); retrying", exc)
+            time.sleep(min(2 ** attempt, 30))
+    return connect(settings)
 
 
 def schema_statements(settings: Settings) -> list[TableSpec]:
@@ -65,7 +81,7 @@ def init_schema(session: Session, settings: Settings) -> list[str]:
     """Create or upgrade the keyspace and tables; returns the statements run."""
     ks = settings.cassandra_keyspace
     run = [f"CREATE KEYSPACE IF NOT EXISTS {ks} WITH replication = "
-           "{'class': 'SimpleStrategy', 'replication_factor': 1}"]
+           f"{settings.cassandra_replication}"]
     session.execute(run[0])
     for spec in schema_statements(settings):
         create = cql_create(spec, ks)

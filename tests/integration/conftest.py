@@ -1,7 +1,9 @@
 """Fixtures of the integration tests: the real local stack under ``<repo>/.solas-test``."""
 from __future__ import annotations
 
+import dataclasses
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,3 +29,22 @@ def stack(settings: Settings) -> Iterator[Settings]:
     up(settings)
     yield settings
     down(settings)
+
+
+def isolated(settings: Settings, survey: str) -> Settings:
+    """Settings for one test on the shared stack: its own consumer group, raw topic,
+    pipeline topic namespace and filter-topic prefix, and the survey's own database
+    (one survey per database, as in a deployment)."""
+    tag = uuid.uuid4().hex[:8]
+    base = settings.mariadb_url.rsplit("/", 1)[0]
+    return dataclasses.replace(
+        settings, survey=survey, app_id=f"solas-test-{tag}",
+        raw_topic_name=f"test-{tag}-alerts-{survey}", topic_namespace=f"test-{tag}-",
+        topic_prefix=f"test-{tag}-filter-",
+        mariadb_url=f"{base}/{settings.mariadb['db']}_{survey}")
+
+
+@pytest.fixture(scope="session")
+def isolate():
+    """:func:`isolated`, for tests and module fixtures."""
+    return isolated

@@ -5,9 +5,7 @@ Expectations are computed independently with fastavro from the shipped files.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
-import uuid
 from collections import defaultdict
 from pathlib import Path
 
@@ -21,7 +19,7 @@ from solas.replay import messages_from_paths, produce, replay
 from solas.ingest import alert_from_ingested
 from solas.stores import cassandra
 from solas.surveys import decode_packet, normalise
-from solas.topics import DEADLETTER, INGESTED, end_offsets, read_topic
+from solas.topics import DEADLETTER, INGESTED, end_offsets, read_topic, stage_topic
 from solas.workers import start_worker, stop_worker, wait_for_done
 
 pytestmark = pytest.mark.integration
@@ -47,20 +45,13 @@ def ztf_truth(folder: Path) -> dict[str, dict[str, set]]:
     return truth
 
 
-def isolated(settings, survey: str):
-    """Settings for one test: own consumer group and raw topic on the shared stack."""
-    tag = uuid.uuid4().hex[:8]
-    return dataclasses.replace(settings, survey=survey, app_id=f"solas-test-{tag}",
-                               raw_topic_name=f"test-{tag}-alerts-{survey}")
-
-
 def worker_env(settings) -> dict[str, str]:
     return {"SOLAS_APP_ID": settings.app_id, "SOLAS_RAW_TOPIC": settings.raw_topic}
 
 
 @pytest.fixture(scope="module")
-def ztf(stack):
-    settings = isolated(stack, "ztf")
+def ztf(stack, isolate):
+    settings = isolate(stack, "ztf")
     init_all(settings)
     return settings
 
@@ -91,12 +82,12 @@ def test_every_ztf_alert_is_stored_and_forwarded_once(ztf, session):
     folder = ztf.data_dir / "alerts" / "ztf"
     truth = ztf_truth(folder)
     n_alerts = sum(len(t["alerts"]) for t in truth.values())
-    start = asyncio.run(end_offsets(ztf, INGESTED))
+    start = asyncio.run(end_offsets(ztf, stage_topic(ztf, INGESTED)))
     stats = asyncio.run(replay(ztf, [str(folder)], progress=False))
     assert stats.alerts == n_alerts and stats.unreadable_files == 0
     run_until_done(ztf, stats.messages)
 
-    forwarded = asyncio.run(read_topic(ztf, INGESTED, start, keep=lambda r: r.key.decode()))
+    forwarded = asyncio.run(read_topic(ztf, stage_topic(ztf, INGESTED), start, keep=lambda r: r.key.decode()))
     assert len(forwarded) == n_alerts
     assert set(forwarded) == set(truth)
     for object_id, expected in truth.items():
@@ -115,11 +106,11 @@ def test_corrupt_packets_are_dead_lettered_with_reason_and_bytes(ztf):
     good = next((ztf.data_dir / "alerts" / "ztf" / "ztf-avro-alert" / "data").iterdir())
     packets = [b"", b"not an alert at all", good.read_bytes()[:5000],
                b"Obj\x01" + bytes(range(256))]
-    start = asyncio.run(end_offsets(ztf, DEADLETTER))
+    start = asyncio.run(end_offsets(ztf, stage_topic(ztf, DEADLETTER)))
 
     asyncio.run(send_packets(ztf, packets))
     run_until_done(ztf, len(packets), worker_id=2)
-    dead = asyncio.run(read_topic(ztf, DEADLETTER, start,
+    dead = asyncio.run(read_topic(ztf, stage_topic(ztf, DEADLETTER), start,
                                   keep=lambda r: (r.value, dict(r.headers))))
     assert sorted(v for v, _ in dead) == sorted(packets)
     for value, headers in dead:
@@ -170,22 +161,22 @@ async def send_packets(settings, packets: list[bytes]) -> None:
         await kafka.stop()
 
 
-def test_every_rubin_alert_is_stored_and_forwarded(stack):
-    lsst = isolated(stack, "lsst")
+def test_every_rubin_alert_is_stored_and_forwarded(stack, isolate):
+    lsst = isolate(stack, "lsst")
     init_all(lsst)
     folder = lsst.data_dir / "alerts" / "lsst"
     expected = lsst_valid_ids(folder)
-    start = asyncio.run(end_offsets(lsst, INGESTED))
-    dead_start = asyncio.run(end_offsets(lsst, DEADLETTER))
+    start = asyncio.run(end_offsets(lsst, stage_topic(lsst, INGESTED)))
+    dead_start = asyncio.run(end_offsets(lsst, stage_topic(lsst, DEADLETTER)))
     stats = asyncio.run(replay(lsst, [str(folder)], progress=False))
     unstorable = unstorable_rubin_alert(folder)
     asyncio.run(send_packets(lsst, [unstorable]))
     run_until_done(lsst, stats.messages + 1, worker_id=3)
 
-    forwarded = asyncio.run(read_topic(lsst, INGESTED, start, keep=lambda r: r.value))
+    forwarded = asyncio.run(read_topic(lsst, stage_topic(lsst, INGESTED), start, keep=lambda r: r.value))
     alerts = [alert_from_ingested(v)[0] for v in forwarded]
     assert sorted(a.source_id for a in alerts) == sorted(expected)
-    dead = asyncio.run(read_topic(lsst, DEADLETTER, dead_start,
+    dead = asyncio.run(read_topic(lsst, stage_topic(lsst, DEADLETTER), dead_start,
                                   keep=lambda r: (r.value, dict(r.headers))))
     stages = sorted(h["solas-stage"].decode() for _, h in dead)
     assert stages == ["solar_system", "solar_system", "store", "validate"]
@@ -216,7 +207,7 @@ def test_kill_9_mid_stream_loses_nothing_and_duplicates_nothing(ztf, session):
     folder = ztf.data_dir / "alerts" / "ztf" / "pittgoogle-labelled"
     messages = list(messages_from_paths([folder], "ztf", clone=40))
     alerts = [normalise(decode_packet(m.value, "ztf"), "ztf") for m in messages]
-    start = asyncio.run(end_offsets(ztf, INGESTED))
+    start = asyncio.run(end_offsets(ztf, stage_topic(ztf, INGESTED)))
     asyncio.run(produce(ztf, messages, ztf.raw_topic, progress=False))
 
     worker = start_worker(ztf, ["ingest"], 1, worker_env(ztf))
@@ -233,7 +224,7 @@ def test_kill_9_mid_stream_loses_nothing_and_duplicates_nothing(ztf, session):
     finally:
         stop_worker(worker)
 
-    forwarded = set(asyncio.run(read_topic(ztf, INGESTED, start,
+    forwarded = set(asyncio.run(read_topic(ztf, stage_topic(ztf, INGESTED), start,
                                            keep=lambda r: r.key.decode())))
     assert forwarded >= {a.object_id for a in alerts}
     candids: dict[str, set] = defaultdict(set)

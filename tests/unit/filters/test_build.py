@@ -247,3 +247,10 @@ def test_hand_made_tables_specs_are_validated(spec):
     with pytest.raises(FilterError) as caught:
         build_query("objects.ra", spec, "", "lsst", limit=1)
     assert caught.value.field == "tables"
+
+
+def test_with_object_id_puts_the_id_before_the_users_columns():
+    from solas.filters import compile_filter, render_query
+    compiled = compile_filter("objects.ncand", "objects", "objects.ncand > 3", "ztf")
+    sql = render_query(compiled, limit=10, batch_objects=["ZTF21abiuvdk"], with_object_id=True)
+    assert "FOR SELECT objects.objectId, objects.ncand FROM" in sql

@@ -1,0 +1,155 @@
+"""The annotation processor: other people's classifications of our objects.
+
+Messages of topic ``annotations`` (see :mod:`solas.topics`) from known, active
+annotators are upserted into ``annotations`` (one row per object and annotator);
+others are refused with a reason.  For annotators marked *fast*, the filters that
+run on annotations and use that annotator are re-run at once for the annotated
+objects, through the filter stage's own runner and transactional output.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from typing import Any, MutableMapping, NamedTuple, Sequence
+
+import orjson
+
+from solas import metrics
+from solas.filters import object_id_list
+from solas.processors.filter import (OBJECT_ID, FilterProcessor, Parsed, Record, batch_offsets,
+                                     upsert)
+from solas.processors.filters import RUN_ON_ANNOTATION, run_filters
+from solas.processors.retry import until_done
+from solas.stores import mariadb
+
+log = logging.getLogger(__name__)
+STAGE = "annotation"
+FIELDS = ("version", "classification", "explanation", "classdict", "url")
+
+
+class Annotator(NamedTuple):
+    topic: str
+    active: bool
+    fast: bool
+
+
+class AnnotationError(ValueError):
+    """An annotation message that cannot be stored, with why."""
+
+
+def parse_annotation(value: bytes, survey: str, annotators: dict[str, Annotator]) -> dict:
+    """The ``annotations`` row of a message; raises :class:`AnnotationError`."""
+    try:
+        body = orjson.loads(value)
+    except orjson.JSONDecodeError as exc:
+        raise AnnotationError(f"not JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise AnnotationError("an annotation must be a JSON object")
+    oid = OBJECT_ID[survey]
+    object_id = body.get(oid, body.get("objectId"))
+    if object_id is None:
+        raise AnnotationError(f"no object id ({oid})")
+    if survey == "lsst":
+        try:
+            object_id = int(object_id)
+        except (TypeError, ValueError):
+            raise AnnotationError(f"{oid} {object_id!r} is not an integer") from None
+    annotator = annotators.get(str(body.get("topic")))
+    if annotator is None or not annotator.active:
+        raise AnnotationError(f"no active annotator {body.get('topic')!r}")
+    row = {oid: object_id, "topic": annotator.topic}
+    for name in FIELDS:
+        value = body.get(name)
+        row[name] = orjson.dumps(value).decode() if name == "classdict" and value is not None \
+            else value
+    row["timestamp"] = _timestamp(body.get("timestamp"))
+    return row
+
+
+def _timestamp(text: Any) -> dt.datetime:
+    if isinstance(text, str):
+        try:
+            stamp = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+            return stamp.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        except ValueError:
+            pass
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+def load_annotators(cursor) -> dict[str, Annotator]:
+    cursor.execute("SELECT topic, active, fast FROM annotators")
+    return {t: Annotator(t, bool(a), bool(f)) for t, a, f in cursor.fetchall()}
+
+
+class AnnotationProcessor:
+    """Store annotations; re-run the filters of fast annotators for their objects."""
+
+    def __init__(self, filters: FilterProcessor, known: MutableMapping[str, Any]):
+        self.filters = filters
+        self.known = known
+        self.settings = filters.settings
+        self.annotators: dict[str, Annotator] = {}
+        self._loaded = 0.0
+
+    async def _refresh_annotators(self) -> None:
+        if time.monotonic() - self._loaded < self.settings.filter_refresh_s:
+            return
+        with mariadb.connect(self.settings) as conn, conn.cursor() as cursor:
+            self.annotators = load_annotators(cursor)
+        self._loaded = time.monotonic()
+
+    def parse(self, records: Sequence[Record]) -> list[dict]:
+        rows = []
+        for record in records:
+            try:
+                rows.append(parse_annotation(record.value, self.settings.survey,
+                                             self.annotators))
+            except AnnotationError as exc:
+                log.warning("annotation refused (%s/%d): %s", record.tp, record.offset, exc)
+                metrics.STAGE_DEADLETTER.labels(STAGE, "invalid").inc()
+        return rows
+
+    def changed(self, rows: list[dict]) -> list[dict]:
+        """The rows whose (version, classification) differ from the last one seen for
+        that object and annotator (the RocksDB table ``known``), which is updated: a
+        replayed or repeated annotation does not re-run filters."""
+        oid = OBJECT_ID[self.settings.survey]
+        fresh = []
+        for row in rows:
+            key = str(row[oid])
+            seen = dict(self.known.get(key) or {})
+            state = [row["version"], row["classification"]]
+            if seen.get(row["topic"]) != state:
+                fresh.append(row)
+                seen[row["topic"]] = state
+                self.known[key] = seen
+        return fresh
+
+    async def rerun(self, rows: list[dict]) -> list:
+        """Runs of the on-annotation filters that use a fast annotator of ``rows``."""
+        fast = {r["topic"] for r in rows if self.annotators[r["topic"]].fast}
+        if not fast:
+            return []
+        await self.filters.refresh_filters()
+        chosen = [f for f in self.filters.filters if f.run & RUN_ON_ANNOTATION
+                  and fast & set(f.compiled.tables.annotators)]
+        oid = OBJECT_ID[self.settings.survey]
+        ids = object_id_list(list(dict.fromkeys(r[oid] for r in rows
+                                                if r["topic"] in fast)), self.settings.survey)
+        return await run_filters(self.filters.ro_pool, self.filters.pool, chosen, ids,
+                                 self.settings.filter_row_limit,
+                                 self.settings.filter_time_limit_s)
+
+    async def process(self, records: Sequence[Record]) -> int:
+        """Store a batch of annotations and emit the matches it causes."""
+        metrics.STAGE_IN.labels(STAGE).inc(len(records))
+        await until_done(STAGE, "refresh", self._refresh_annotators)
+        rows = self.parse(records)
+        await until_done(STAGE, "mariadb", upsert, self.filters.pool, "annotations", rows)
+        runs = await until_done(STAGE, "filters", self.rerun, self.changed(rows))
+        no_alerts = Parsed([], [], [], [], [])
+        out = self.filters.outgoing(runs, no_alerts)
+        await until_done(STAGE, "produce", self.filters.emit, out, batch_offsets(records))
+        metrics.STAGE_OUT.labels(STAGE).inc(len(rows))
+        return sum(len(r.rows) for r in runs)

@@ -1,0 +1,299 @@
+"""The filter processor: features, sky matches, MariaDB, then every active filter.
+
+Per batch of ``sherlocked`` alerts: light-curve features (:mod:`solas.features`),
+watchlist and watchmap matches (:class:`~solas.processors.sky.SkyState`), one bulk
+upsert per table (``objects`` only ever moves forward in time), then every active
+filter on the batch's objects (:mod:`solas.processors.filters`).  Matches go to the
+filter's topic (output 2-4), the ``live`` topic and the e-mail digest queue
+(output 1).  Kafka output and the batch's consumer offsets are committed in one
+Kafka transaction, so a crash at any point neither loses a match nor emits it twice
+(to ``read_committed`` consumers).
+"""
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import time
+from collections import defaultdict
+from typing import Any, NamedTuple, Sequence
+
+import numpy as np
+import orjson
+from aiokafka import AIOKafkaProducer, TopicPartition
+
+from solas import metrics
+from solas.features import compute_features
+from solas.filters import TIME_COLUMNS, object_id_list
+from solas.ingest import alert_from_ingested
+from solas.processors import messages
+from solas.processors.filters import (RUN_ON_ALERT, ActiveFilter, FilterRun,
+                                      load_active_filters, record_errors, run_filters)
+from solas.processors.ingest import RAW_TIMESTAMP_HEADER
+from solas.processors.retry import until_done
+from solas.processors.sky import SkyState
+from solas.settings import Settings
+from solas.stores import mariadb
+from solas.surveys import Alert
+from solas.topics import LIVE, ensure_topics, stage_topic
+
+log = logging.getLogger(__name__)
+STAGE = "filter"
+OBJECT_ID = {"ztf": "objectId", "lsst": "diaObjectId"}
+
+
+class Record(NamedTuple):
+    """One message of topic ``sherlocked`` with where it came from."""
+
+    key: bytes | None
+    value: bytes
+    headers: dict[str, bytes]
+    tp: TopicPartition
+    offset: int
+
+
+class Parsed(NamedTuple):
+    """A batch of ``sherlocked`` alerts, split into what each step needs."""
+
+    alerts: list[Alert]
+    sherlock: list[dict]
+    tns_names: list[str | None]
+    bodies: list[dict]          # the full alert, for output 4
+    raw_ms: list[int | None]
+
+
+class Outgoing(NamedTuple):
+    """Messages of one batch: Kafka (topic, key, value) and queued e-mail rows."""
+
+    kafka: list[tuple[str, bytes | None, bytes]]
+    email: list[tuple]
+
+
+def parse_records(records: Sequence[Record], survey: str) -> Parsed:
+    """Decode the JSON of each record (see :mod:`solas.processors.sherlock`); records
+    that are not alerts of ``survey`` are counted as dead letters and left out."""
+    alerts, sherlock, tns, bodies, raw = [], [], [], [], []
+    for record in records:
+        try:
+            body = orjson.loads(record.value)
+            context, name = body.pop("sherlock", None) or {}, body.pop("tns_name", None)
+            alert, raw_ms = alert_from_ingested(orjson.dumps(body))
+        except (ValueError, TypeError) as exc:
+            log.error("skipped %s/%d: not an alert (%s)", record.tp, record.offset, exc)
+            metrics.STAGE_DEADLETTER.labels(STAGE, "malformed").inc()
+            continue
+        if alert.survey != survey:
+            metrics.STAGE_DEADLETTER.labels(STAGE, "other_survey").inc()
+            continue
+        sherlock.append(context)
+        tns.append(name)
+        alerts.append(alert)
+        bodies.append(body)
+        raw.append(raw_ms)
+    return Parsed(alerts, sherlock, tns, bodies, raw)
+
+
+def object_rows(survey: str, parsed: Parsed, now: dt.datetime) -> list[dict]:
+    """One ``objects`` row per alert: features, TNS name and the update time."""
+    context = {a.object_id: s for a, s in zip(parsed.alerts, parsed.sherlock)}
+    try:
+        rows = compute_features(parsed.alerts, survey, context)
+    except ValueError as exc:  # one bad light curve: compute alert by alert
+        log.error("features of the batch failed (%s): computing alert by alert", exc)
+        rows = [_features_or_keys(survey, a, context) for a in parsed.alerts]
+    for row, name in zip(rows, parsed.tns_names):
+        row["tns_name"] = name
+        row["timestamp"] = now
+    return rows
+
+
+def _features_or_keys(survey: str, alert: Alert, context: dict) -> dict:
+    """The features of one alert, or only its id and position if they fail."""
+    try:
+        return compute_features([alert], survey, context)[0]
+    except ValueError as exc:
+        log.error("no features for %s: %s", alert.object_id, exc)
+        ra, dec = ("ramean", "decmean") if survey == "ztf" else ("ra", "decl")
+        return {OBJECT_ID[survey]: alert.object_id, ra: alert.ra, dec: alert.dec,
+                TIME_COLUMNS[survey]: alert.mjd + (2400000.5 if survey == "ztf" else 0)}
+
+
+def hit_rows(survey: str, parsed: Parsed, sky: SkyState) -> tuple[list[dict], list[dict]]:
+    """watchlist_hits and area_hits rows of the batch."""
+    oid = OBJECT_ID[survey]
+    ra = np.array([a.ra for a in parsed.alerts], dtype=float)
+    dec = np.array([a.dec for a in parsed.alerts], dtype=float)
+    ids = [a.object_id for a in parsed.alerts]
+    cones = sky.cones.match_to_cones(ra, dec)
+    watchlist = [{oid: ids[i], "wl_id": int(w), "cone_id": int(c), "arcsec": float(s),
+                  "name": str(n)} for i, w, c, s, n in zip(
+                      cones.alert_index.tolist(), cones.wl_id, cones.cone_id, cones.arcsec,
+                      cones.name)]
+    mocs = sky.mocs.match_to_mocs(ra, dec)
+    areas = [{oid: ids[i], "ar_id": int(a)} for i, a in zip(mocs.alert_index.tolist(),
+                                                            mocs.ar_id)]
+    return watchlist, areas
+
+
+def _clean(value: Any) -> Any:
+    """A value MariaDB accepts: NaN/inf -> NULL, numpy scalars -> Python."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
+
+
+async def upsert(pool, table: str, rows: list[dict], newer: str | None = None) -> None:
+    """One multi-row upsert of ``rows`` (dicts with the same keys) into ``table``."""
+    if not rows:
+        return
+    columns = list(rows[0])
+    sql = mariadb.upsert_sql(table, columns, newer)
+    values = [tuple(_clean(r.get(c)) for c in columns) for r in rows]
+    start = time.perf_counter()
+    async with pool.acquire() as conn, conn.cursor() as cursor:
+        await cursor.executemany(sql, values)
+    metrics.MARIADB_WRITE_DURATION.labels(table).observe(time.perf_counter() - start)
+    metrics.MARIADB_ROWS.labels(table).inc(len(rows))
+
+
+class QuotaBook:
+    """Bytes each filter sent to Kafka today (UTC), against its daily quota."""
+
+    def __init__(self):
+        self.day = dt.date.min
+        self.used: dict[int, int] = defaultdict(int)
+
+    def allow(self, active: ActiveFilter, size: int) -> bool:
+        today = dt.datetime.now(dt.timezone.utc).date()
+        if today != self.day:
+            self.day, self.used = today, defaultdict(int)
+        if active.byte_quota and self.used[active.id] + size > active.byte_quota:
+            return False
+        self.used[active.id] += size
+        return True
+
+
+def outgoing(runs: Sequence[FilterRun], parsed: Parsed, quota: QuotaBook,
+             live_topic: str = LIVE) -> Outgoing:
+    """Kafka messages and e-mail rows for every match of every filter."""
+    latest = {a.object_id: i for i, a in enumerate(parsed.alerts)}  # batch is time-ordered
+    kafka, email = [], []
+    utc = messages.utc_now()
+    for run in runs:
+        active = run.filter
+        for row in run.rows:
+            object_id, values = row[0], row[1:]
+            payload = messages.match_payload(active.compiled.keys, values, utc)
+            key = str(object_id).encode()
+            kafka.append((live_topic, key, messages.live_message(
+                active.id, active.name, active.user, active.public, object_id, payload)))
+            if active.output == messages.OUTPUT_EMAIL:
+                email.append((active.id, str(object_id), orjson.dumps(
+                    payload, default=messages.jsonable).decode()))
+            elif active.output >= messages.OUTPUT_KAFKA and active.topic:
+                i = latest.get(object_id)
+                body = parsed.bodies[i] if i is not None else None
+                value = messages.match_message(payload, active.output, body)
+                if quota.allow(active, len(value)):
+                    kafka.append((active.topic, key, value))
+                    metrics.FILTER_EMITTED_BYTES.labels(str(active.id)).inc(len(value))
+    return Outgoing(kafka, email)
+
+
+def batch_offsets(records: Sequence[Record]) -> dict[TopicPartition, int]:
+    """The next offset to consume per partition after this batch."""
+    offsets: dict[TopicPartition, int] = {}
+    for r in records:
+        offsets[r.tp] = max(offsets.get(r.tp, 0), r.offset + 1)
+    return offsets
+
+
+class FilterProcessor:
+    """Runs the filter stage on batches; owns the pools, the producer and the filter set."""
+
+    def __init__(self, settings: Settings, pool, ro_pool, sky: SkyState,
+                 producer: AIOKafkaProducer, group_id: str):
+        self.settings = settings
+        self.pool, self.ro_pool = pool, ro_pool
+        self.sky = sky
+        self.producer = producer
+        self.group_id = group_id
+        self.filters: list[ActiveFilter] = []
+        self.quota = QuotaBook()
+        self._loaded = 0.0
+        self._topics: set[str] = set()
+
+    async def refresh_filters(self, force: bool = False) -> None:
+        """Reload the active filters when they are older than the refresh interval."""
+        if not force and time.monotonic() - self._loaded < self.settings.filter_refresh_s:
+            return
+        def load():
+            with mariadb.connect(self.settings) as conn, conn.cursor() as cursor:
+                return load_active_filters(cursor, self.settings.survey)
+        self.filters, errors = await asyncio.get_running_loop().run_in_executor(None, load)
+        self._loaded = time.monotonic()
+        await record_errors(self.pool, errors)
+        new = [f.topic for f in self.filters if f.topic and f.topic not in self._topics]
+        if new:
+            await ensure_topics(self.settings, new)
+            self._topics.update(new)
+
+    async def store(self, parsed: Parsed) -> None:
+        """Objects, classifications and hits of the batch, one upsert per table."""
+        survey = self.settings.survey
+        oid = OBJECT_ID[survey]
+        now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+        with metrics.STAGE_STEP_DURATION.labels(STAGE, "features").time():
+            objects = object_rows(survey, parsed, now)
+        with metrics.STAGE_STEP_DURATION.labels(STAGE, "sky").time():
+            watchlist, areas = hit_rows(survey, parsed, self.sky)
+        sherlock = [{oid: a.object_id, **s} for a, s in zip(parsed.alerts, parsed.sherlock)
+                    if s]
+        with metrics.STAGE_STEP_DURATION.labels(STAGE, "mariadb").time():
+            await upsert(self.pool, "objects", objects, TIME_COLUMNS[survey])
+            await asyncio.gather(upsert(self.pool, "sherlock_classifications", sherlock),
+                                 upsert(self.pool, "watchlist_hits", watchlist),
+                                 upsert(self.pool, "area_hits", areas))
+
+    def outgoing(self, runs: Sequence[FilterRun], parsed: Parsed) -> Outgoing:
+        """The messages of ``runs`` (see :func:`outgoing`) for this deployment."""
+        return outgoing(runs, parsed, self.quota, stage_topic(self.settings, LIVE))
+
+    async def emit(self, out: Outgoing, offsets: dict[TopicPartition, int]) -> None:
+        """Queue e-mails, then send every Kafka message and commit the batch's offsets
+        in one transaction."""
+        if out.email:
+            await upsert(self.pool, "email_queue", [
+                {"filter_id": f, "object_key": o, "payload": p} for f, o, p in out.email])
+        async with self.producer.transaction():
+            for topic, key, value in out.kafka:
+                await self.producer.send(topic, value, key=key)
+            await self.producer.send_offsets_to_transaction(offsets, self.group_id)
+
+    async def process(self, records: Sequence[Record]) -> int:
+        """Run the stage on one batch; returns the number of matches."""
+        start = time.perf_counter()
+        metrics.STAGE_IN.labels(STAGE).inc(len(records))
+        metrics.STAGE_BATCH_SIZE.labels(STAGE).observe(len(records))
+        parsed = parse_records(records, self.settings.survey)
+        await until_done(STAGE, "store", self.store, parsed)
+        await until_done(STAGE, "refresh", self.refresh_filters)
+        ids = object_id_list(list(dict.fromkeys(a.object_id for a in parsed.alerts)),
+                             self.settings.survey)
+        with metrics.STAGE_STEP_DURATION.labels(STAGE, "filters").time():
+            runs = await run_filters(
+                self.ro_pool, self.pool, [f for f in self.filters if f.run & RUN_ON_ALERT],
+                ids, self.settings.filter_row_limit, self.settings.filter_time_limit_s)
+        await record_errors(self.pool, {r.filter.id: r.error for r in runs if r.error})
+        out = self.outgoing(runs, parsed)
+        with metrics.STAGE_STEP_DURATION.labels(STAGE, "produce").time():
+            await until_done(STAGE, "produce", self.emit, out, batch_offsets(records))
+        metrics.STAGE_OUT.labels(STAGE).inc(len(parsed.alerts))
+        metrics.STAGE_BATCH_DURATION.labels(STAGE).observe(time.perf_counter() - start)
+        now_ms = time.time() * 1000
+        for raw_ms in parsed.raw_ms:
+            if raw_ms:
+                metrics.PIPELINE_LATENCY.observe((now_ms - raw_ms) / 1000)
+        return sum(len(r.rows) for r in runs)

@@ -1,0 +1,190 @@
+"""The filter stage on the real stack: two workers, a watchlist made while they run,
+active filters to their own topics, the live topic, and the watchdog on MariaDB.
+"""
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+import orjson
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from solas.db import init_all
+from solas.filters import build_query, compile_filter, object_id_list
+from solas.processors.filters import ActiveFilter, run_filters
+from solas.replay import replay
+from solas.stack.mariadb import READONLY_PASSWORD, READONLY_USER
+from solas.stores import mariadb
+from solas.surveys import normalise, read_alert_file
+from solas.topics import (ANNOTATIONS, INGESTED, LIVE, SHERLOCKED, WATCHLIST_CHANGES,
+                          end_offsets, ensure_topics, filter_topic, read_topic, stage_topic)
+from solas.workers import alerts_done, start_worker, stop_worker
+
+pytestmark = pytest.mark.integration
+TIMEOUT_S = 300
+FOLDER = ("alerts", "ztf", "pittgoogle-labelled")
+
+
+@pytest.fixture(scope="module")
+def ztf(stack, isolate):
+    settings = isolate(stack, "ztf")
+    init_all(settings)
+    return settings
+
+
+def sample_alerts(settings):
+    folder = settings.data_dir.joinpath(*FOLDER)
+    return [normalise(raw, "ztf") for path in sorted(folder.glob("*.avro"))
+            for raw in read_alert_file(path)]
+
+
+def execute(settings, sql: str, params=()) -> int:
+    with mariadb.connect(settings) as conn, conn.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.lastrowid
+
+
+def make_user(settings) -> int:
+    name = f"astro-{uuid.uuid4().hex[:6]}"
+    return execute(settings, "INSERT INTO users (username, email) VALUES (%s, %s)",
+                   (name, f"{name}@example.org"))
+
+
+def make_watchlist(settings, user: int, alerts) -> int:
+    wl_id = execute(settings, "INSERT INTO watchlists (user, name, active, radius) "
+                    "VALUES (%s, 'sample objects', 1, 3)", (user,))
+    with mariadb.connect(settings) as conn, conn.cursor() as cursor:
+        cursor.executemany("INSERT INTO watchlist_cones (wl_id, name, ra, decl) "
+                           "VALUES (%s, %s, %s, %s)",
+                           [(wl_id, a.object_id, a.ra, a.dec) for a in alerts])
+    return wl_id
+
+
+def make_filter(settings, user: int, tables: str, conditions: str, selected: str) -> int:
+    fid = execute(settings, "INSERT INTO filters (user, name, selected, tables, conditions, "
+                  "run, output) VALUES (%s, 'test', %s, %s, %s, 1, 2)",
+                  (user, selected, tables, conditions))
+    execute(settings, "UPDATE filters SET topic_name=%s WHERE id=%s",
+            (filter_topic(settings, fid), fid))
+    return fid
+
+
+async def publish(settings, topic: str, key: str, value: dict) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka)
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, orjson.dumps(value), key=key.encode())
+    finally:
+        await producer.stop()
+
+
+def wait_for_stage(workers, stage: str, target: float) -> None:
+    deadline = time.monotonic() + TIMEOUT_S
+    while time.monotonic() < deadline:
+        for w in workers:
+            assert w.process.poll() is None, f"worker died; see {w.log_path}"
+        if sum(alerts_done(w.metrics_port, stage) for w in workers) >= target:
+            return
+        time.sleep(0.5)
+    raise TimeoutError(f"{stage} did not reach {target}")
+
+
+def test_two_workers_see_a_new_watchlist_and_emit_each_match_once(ztf):
+    alerts = sample_alerts(ztf)
+    chosen = alerts[::5]  # every fifth object goes on the watchlist
+    user = make_user(ztf)
+    env = {"SOLAS_APP_ID": ztf.app_id, "SOLAS_RAW_TOPIC": ztf.raw_topic}
+    asyncio.run(ensure_topics(ztf))
+    workers = [start_worker(ztf, ["ingest", "sherlock", "filter"], i, env) for i in (5, 6)]
+    try:
+        time.sleep(15)  # both workers up and owning partitions before the list exists
+        wl_id = make_watchlist(ztf, user, chosen)
+        asyncio.run(publish(ztf, stage_topic(ztf, WATCHLIST_CHANGES), str(wl_id), {"wl_id": wl_id,
+                                                                 "action": "upsert"}))
+        fid = make_filter(ztf, user, f"objects, watchlist:{wl_id}", "objects.ncand >= 1",
+                          "objects.objectId, objects.ncand, watchlist_hits.name")
+        time.sleep(8)  # the filter refresh interval is 5 s
+        topic = filter_topic(ztf, fid)
+        live_start = asyncio.run(end_offsets(ztf, stage_topic(ztf, LIVE)))
+        stats = asyncio.run(replay(ztf, [str(ztf.data_dir.joinpath(*FOLDER))],
+                                   progress=False))
+        wait_for_stage(workers, "ingest", stats.messages)
+        wait_for_stage(workers, "sherlock", sum(asyncio.run(end_offsets(ztf, stage_topic(ztf, INGESTED))).values()))
+        total = sum(asyncio.run(end_offsets(ztf, stage_topic(ztf, SHERLOCKED))).values())
+        wait_for_stage(workers, "filter", total)
+    finally:
+        for w in workers:
+            stop_worker(w)
+    out = asyncio.run(read_topic(ztf, topic, keep=lambda r: orjson.loads(r.value)))
+    names = sorted(m["objectId"] for m in out)
+    assert names == sorted(a.object_id for a in chosen)  # each match exactly once
+    assert all(m["name"] == m["objectId"] and m["UTC"] for m in out)
+    live = asyncio.run(read_topic(ztf, stage_topic(ztf, LIVE), live_start, keep=lambda r: orjson.loads(r.value)))
+    assert sorted(m["object_id"] for m in live if m["filter_id"] == fid) == names
+    on_demand = build_query("objects.objectId", f"objects, watchlist:{wl_id}",
+                            "objects.ncand >= 1", "ztf", limit=1000)
+    with mariadb.connect(ztf) as conn, conn.cursor() as cursor:
+        cursor.execute(on_demand)
+        assert sorted(r[0] for r in cursor.fetchall()) == names
+    assert total >= len(alerts)
+
+
+async def _run_with_a_sleeper(settings, good: ActiveFilter, slow: ActiveFilter, ids):
+    pool = await mariadb.open_pool(settings)
+    ro = await mariadb.open_pool(settings, READONLY_USER, READONLY_PASSWORD, maxsize=4)
+    try:
+        start = time.perf_counter()
+        runs = await run_filters(ro, pool, [slow, good], ids, 100, time_limit_s=2.0)
+        return runs, time.perf_counter() - start
+    finally:
+        pool.close(), ro.close()
+        await pool.wait_closed(), await ro.wait_closed()
+
+
+def test_a_sleeping_filter_is_killed_and_the_others_still_answer(ztf):
+    compiled = compile_filter("objects.objectId", "objects", "objects.ncand >= 0", "ztf")
+    good = ActiveFilter(1, None, "good", True, 1, 2, None, None, None, compiled)
+    # The vetter refuses SLEEP; a filter made behind its back shows the watchdog works.
+    slow = good._replace(id=2, name="slow", compiled=compiled._replace(
+        where="SLEEP(30) = 0"))
+    ids = object_id_list([a.object_id for a in sample_alerts(ztf)], "ztf")
+    runs, seconds = asyncio.run(_run_with_a_sleeper(ztf, good, slow, ids))
+    by_name = {r.filter.name: r for r in runs}
+    assert by_name["good"].error is None
+    assert by_name["slow"].error and by_name["slow"].rows == []
+    assert seconds < 6.0
+
+
+def test_a_fast_annotation_reruns_its_filters_once(ztf):
+    alert = sample_alerts(ztf)[0]
+    user = make_user(ztf)
+    topic_name = f"finder{uuid.uuid4().hex[:6]}"
+    execute(ztf, "INSERT INTO annotators (topic, owner, active, public, fast) "
+            "VALUES (%s, %s, 1, 1, 1)", (topic_name, user))
+    with mariadb.connect(ztf) as conn, conn.cursor() as cursor:  # the object is known
+        cursor.execute("INSERT IGNORE INTO objects (objectId, ncand) VALUES (%s, 1)",
+                       (alert.object_id,))
+    fid = make_filter(ztf, user, f"objects, annotator:{topic_name}",
+                      f"{topic_name}.classification = 'SN'",
+                      f"objects.objectId, {topic_name}.classification")
+    execute(ztf, "UPDATE filters SET run=2 WHERE id=%s", (fid,))
+    asyncio.run(ensure_topics(ztf))
+    note = {"objectId": alert.object_id, "topic": topic_name, "classification": "SN",
+            "version": "1", "classdict": {"p": 0.9}}
+    env = {"SOLAS_APP_ID": ztf.app_id}
+    worker = start_worker(ztf, ["annotation"], 7, env)
+    try:
+        for _ in range(2):  # the same annotation twice: filters re-run once
+            asyncio.run(publish(ztf, stage_topic(ztf, ANNOTATIONS), alert.object_id, note))
+        wait_for_stage([worker], "annotation", 2)
+    finally:
+        stop_worker(worker)
+    out = asyncio.run(read_topic(ztf, filter_topic(ztf, fid),
+                                 keep=lambda r: orjson.loads(r.value)))
+    assert [(m["objectId"], m["classification"]) for m in out] == [(alert.object_id, "SN")]
+    with mariadb.connect(ztf) as conn, conn.cursor() as cursor:
+        cursor.execute("SELECT classification FROM annotations WHERE objectId=%s AND "
+                       "topic=%s", (alert.object_id, topic_name))
+        assert cursor.fetchall() == (("SN",),)
