@@ -1,0 +1,78 @@
+"""Passwords, signed sessions, CSRF and API tokens."""
+from __future__ import annotations
+
+import dataclasses
+import os
+import stat
+import time
+
+import pytest
+
+from solas.settings import Settings
+from web.accounts import AccountError, check_account
+from web.security import (SessionSigner, check_password_strength, csrf_matches,
+                          hash_password, load_secret, new_api_token, new_csrf_token,
+                          verify_password)
+
+
+def test_passwords_hash_with_salt_and_verify():
+    stored = hash_password("correct horse battery")
+    assert stored.startswith("scrypt$16384$8$1$")
+    assert verify_password("correct horse battery", stored)
+    assert not verify_password("correct horse batterY", stored)
+    assert hash_password("correct horse battery") != stored  # random salt
+    assert not verify_password("x", None) and not verify_password("x", "md5$abc")
+    assert not verify_password("x", "scrypt$16384$8$1$!!$!!")
+
+
+def test_password_rules():
+    with pytest.raises(ValueError, match="at least 8"):
+        check_password_strength("short")
+    check_password_strength("long enough")
+    with pytest.raises(AccountError, match="user name"):
+        check_account("a b", "a@b.org", "long enough", "user")
+    with pytest.raises(AccountError, match="e-mail"):
+        check_account("alice", "nope", "long enough", "user")
+    with pytest.raises(AccountError, match="class"):
+        check_account("alice", "a@b.org", "long enough", "superuser")
+    check_account("alice.b-c_1", "a@b.org", "long enough", "power")
+
+
+def test_session_signature_tamper_and_expiry():
+    signer = SessionSigner(b"k" * 32, max_age_s=60)
+    value = signer.dumps({"uid": 7, "csrf": "abc"})
+    assert signer.loads(value) == {"uid": 7, "csrf": "abc"}
+    tampered = value[:-2] + ("AA" if value[-2:] != "AA" else "BB")
+    assert signer.loads(tampered) is None
+    assert SessionSigner(b"o" * 32, 60).loads(value) is None  # another key
+    assert signer.loads(None) is None and signer.loads("garbage") is None
+    expired = SessionSigner(b"k" * 32, max_age_s=-1)
+    assert expired.loads(value) is None
+
+
+def test_csrf_and_tokens():
+    token = new_csrf_token()
+    assert csrf_matches(token, token)
+    assert not csrf_matches(token, new_csrf_token())
+    assert not csrf_matches(token, None) and not csrf_matches(None, token)
+    assert not csrf_matches("", "")
+    api = new_api_token()
+    assert len(api) == 40 and int(api, 16) >= 0 and api != new_api_token()
+
+
+def test_secret_file_created_private_and_stable(tmp_path):
+    settings = dataclasses.replace(Settings(), home=tmp_path / "home")
+    key = load_secret(settings)
+    path = tmp_path / "home" / "web-secret.key"
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert load_secret(settings) == key and len(key) >= 32
+    short = tmp_path / "short.key"
+    short.write_text("tooshort")
+    with pytest.raises(ValueError, match="at least 32"):
+        load_secret(dataclasses.replace(settings, web_secret_file=str(short)))
+
+
+def test_hashing_cost_is_interactive():
+    started = time.perf_counter()
+    verify_password("x" * 12, hash_password("x" * 12))
+    assert time.perf_counter() - started < 2.0

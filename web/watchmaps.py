@@ -1,0 +1,183 @@
+"""Watchmaps: a MOC FITS file or a gravitational-wave sky map (multi-order or flat
+HEALPix) turned into its credible-region MOC, with area, sky preview and crossmatch.
+
+An upload is read as a MOC first (:func:`solas.skymatch.read_moc_fits`); if it is not
+one it is read as a probability sky map (:func:`solas.skymatch.read_skymap`) and the
+MOC of its ``level`` credible region is kept.  Stored objects inside the MOC are found
+through the ``hpx16`` index ranges of the MOC, checked exactly with
+:class:`solas.skymatch.MocIndex`, and upserted into ``area_hits``.
+"""
+from __future__ import annotations
+
+import asyncio
+import warnings
+from pathlib import Path
+from typing import Mapping, NamedTuple
+
+import numpy as np
+from mocpy import MOC
+
+from solas.settings import Settings
+from solas.skymatch import (MocError, MocIndex, SkymapError, moc_area_deg2,
+                            moc_to_fits_bytes, read_moc_fits, read_skymap)
+from web import db, forms, jobs, sky
+from web.forms import BadRequest, NotFound
+from web.images import moc_preview_png
+
+KIND = "watchmap"
+COLUMNS = ("watchmaps.ar_id, watchmaps.user, users.username AS owner, watchmaps.name, "
+           "watchmaps.description, area_deg2, active, public, watchmaps.created, modified")
+
+
+class WatchmapFile(NamedTuple):
+    """A validated upload: its MOC (FITS bytes), area, preview and what it was."""
+
+    moc_fits: bytes
+    area_deg2: float
+    preview_png: bytes
+    source: str
+    """'moc' or 'skymap <level>%'."""
+    moc: MOC
+
+
+def read_upload(data: bytes, filename: str, level: float = 0.9) -> WatchmapFile:
+    """Validate a MOC or sky-map upload (blocking); BadRequest naming both readings if
+    it is neither."""
+    with warnings.catch_warnings():  # astropy's notes on broken files are in the errors
+        warnings.simplefilter("ignore")
+        return _read_upload(data, filename, level)
+
+
+def _read_upload(data: bytes, filename: str, level: float) -> WatchmapFile:
+    try:
+        moc, source = read_moc_fits(data, filename), "moc"
+    except MocError as moc_error:
+        try:
+            skymap = read_skymap(data, filename, max_level=max(level, 0.999))
+        except SkymapError as map_error:
+            raise BadRequest(f"not a MOC ({moc_error}) nor a HEALPix sky map "
+                             f"({map_error})") from None
+        moc = skymap.credible_region_moc(level)
+        source = f"skymap {level * 100:g}%"
+    return WatchmapFile(moc_to_fits_bytes(moc), moc_area_deg2(moc), moc_preview_png(moc),
+                        source, moc)
+
+
+def watchmap_fields(params: Mapping, existing: dict | None = None) -> dict:
+    """name, description, public, active, level (credible level, 0-1) of a form."""
+    old = existing or {}
+    name = forms.text(params, "name", old.get("name"), max_length=255)
+    if not name or not name.strip():
+        raise BadRequest("name: give the watchmap a name")
+    level = forms.number(params, "level", 0.9, low=0.01, high=100.0)
+    return {"name": name.strip(),
+            "description": forms.text(params, "description", old.get("description") or "") or "",
+            "public": forms.boolean(params, "public", bool(old.get("public", False))),
+            "active": forms.boolean(params, "active", bool(old.get("active", False))),
+            "level": level / 100.0 if level > 1.0 else level}
+
+
+async def create(pool, producer, settings: Settings, user_id: int, fields: dict,
+                 path: Path, filename: str) -> tuple[int, WatchmapFile]:
+    """Validate the uploaded file (deleted afterwards), store the watchmap it;
+    returns (ar_id, file)."""
+    loop = asyncio.get_running_loop()
+    try:
+        data = await loop.run_in_executor(None, path.read_bytes)
+        upload = await loop.run_in_executor(None, read_upload, data, filename, fields["level"])
+    finally:
+        path.unlink(missing_ok=True)
+    _, ar_id = await db.execute(
+        # blobs go as hex text: aiomysql 0.3.2 cannot escape bytes with PyMySQL 1.2
+        pool, "INSERT INTO watchmaps (user, name, description, moc, mocimage, area_deg2, "
+              "active, public, modified) VALUES (%s, %s, %s, UNHEX(%s), UNHEX(%s), %s, %s, "
+              "%s, UTC_TIMESTAMP(6))",
+        (user_id, fields["name"], fields["description"] or upload.source,
+         upload.moc_fits.hex(), upload.preview_png.hex(), upload.area_deg2,
+         fields["active"], fields["public"]))
+    await jobs.set_progress(pool, KIND, ar_id, "crossmatching")
+    await producer.watchmap_changed(ar_id, "upsert")
+    return int(ar_id), upload
+
+
+async def visible(pool, ar_id: int, user_id: int | None) -> dict:
+    """A watchmap the user owns or that is public; NotFound otherwise."""
+    row = await db.fetch_one(pool, f"SELECT {COLUMNS} FROM watchmaps LEFT JOIN users ON "
+                                   "users.id = watchmaps.user WHERE ar_id=%s", (ar_id,))
+    if row is None or not (row["public"] or (user_id is not None and row["user"] == user_id)):
+        raise NotFound(f"no watchmap {ar_id}")
+    return row
+
+
+async def owned(pool, ar_id: int, user_id: int) -> dict:
+    """A watchmap of the user; NotFound otherwise."""
+    row = await visible(pool, ar_id, user_id)
+    if row["user"] != user_id:
+        raise NotFound(f"watchmap {ar_id} is not yours")
+    return row
+
+
+async def list_visible(pool, user_id: int | None) -> list[dict]:
+    """The user's watchmaps then public ones."""
+    return await db.fetch_all(
+        pool, f"SELECT {COLUMNS}, web_jobs.hits AS hits, web_jobs.state AS state FROM "
+              "watchmaps LEFT JOIN users ON users.id = watchmaps.user LEFT JOIN web_jobs ON "
+              "web_jobs.kind='watchmap' AND web_jobs.ref_id = watchmaps.ar_id "
+              "WHERE watchmaps.user <=> %s OR public "
+              "ORDER BY (watchmaps.user <=> %s) DESC, ar_id DESC", (user_id, user_id))
+
+
+async def update(pool, producer, ar_id: int, user_id: int, fields: dict) -> None:
+    """Change name, description, public or active of the user's watchmap."""
+    await owned(pool, ar_id, user_id)
+    await db.execute(pool, "UPDATE watchmaps SET name=%s, description=%s, public=%s, "
+                           "active=%s, modified=UTC_TIMESTAMP(6) WHERE ar_id=%s",
+                     (fields["name"], fields["description"], fields["public"],
+                      fields["active"], ar_id))
+    await producer.watchmap_changed(ar_id, "upsert")
+
+
+async def delete(pool, producer, ar_id: int, user_id: int) -> None:
+    """Delete a watchmap of the user with its hits; publish the deletion."""
+    await owned(pool, ar_id, user_id)
+    await db.execute(pool, "DELETE FROM area_hits WHERE ar_id=%s", (ar_id,))
+    await db.execute(pool, "DELETE FROM watchmaps WHERE ar_id=%s", (ar_id,))
+    await jobs.forget(pool, KIND, ar_id)
+    await producer.watchmap_changed(ar_id, "delete")
+
+
+async def preview(pool, ar_id: int) -> bytes | None:
+    """The stored sky preview PNG."""
+    return await db.fetch_value(pool, "SELECT mocimage FROM watchmaps WHERE ar_id=%s",
+                                (ar_id,))
+
+
+async def crossmatch(pool, settings: Settings, ar_id: int, moc: MOC) -> int:
+    """Upsert ``area_hits`` for every stored object inside the MOC; returns the count."""
+    oid = sky.ID_COLUMNS[settings.survey]
+    index = MocIndex()
+    index.add_moc(ar_id, moc)
+    conditions = sky.ranges_sql(sky.moc_ranges16(moc))
+    found = 0
+    for done, condition in enumerate(conditions, start=1):
+        async with pool.acquire() as conn, conn.cursor() as cur:
+            await cur.execute(sky.candidates_sql(settings.survey, condition))
+            rows = [r for r in await cur.fetchall() if None not in r[1:]]
+        if rows:
+            inside = index.match_to_mocs(np.array([r[1] for r in rows]),
+                                         np.array([r[2] for r in rows])).alert_index
+            values = [(rows[i][0], ar_id) for i in inside.tolist()]
+            await db.execute_many(pool, f"INSERT IGNORE INTO area_hits ({oid}, ar_id) "
+                                        "VALUES (%s, %s)", values)
+            found += len(values)
+        await jobs.set_progress(pool, KIND, ar_id, "crossmatching", done=done,
+                                total=len(conditions), hits=found)
+    await jobs.set_progress(pool, KIND, ar_id, "ready", done=len(conditions),
+                            total=len(conditions), hits=found)
+    return found
+
+
+async def hits(pool, ar_id: int, object_column: str, limit: int = 1000) -> list[dict]:
+    """Objects inside a watchmap."""
+    return await db.fetch_all(pool, f"SELECT {object_column} AS object_id FROM area_hits "
+                                    f"WHERE ar_id=%s LIMIT {int(limit)}", (ar_id,))
