@@ -23,4 +23,8 @@ async def annotate(stream):
     processor = AnnotationProcessor(await filter_processor("annotation"),
                                     annotation_state)
     async for events in stream.take_events(settings.batch_size, within=settings.batch_timeout_s):
-        await processor.process([_record(e) for e in events])
+        updates = await processor.process([_record(e) for e in events])
+        for update in updates:  # the RocksDB store files a key under its event's partition
+            stream._set_current_event(events[update.index])
+            annotation_state[update.key] = update.value
+        stream._set_current_event(None)

@@ -21,6 +21,7 @@ def run_worker(names: Sequence[str], loglevel: str = "INFO") -> None:
     app.conf.datadir.parent.mkdir(parents=True, exist_ok=True)
     for name in names:
         importlib.import_module(f"agents.{name}")
+    importlib.import_module("agents.lag")
     port = settings.metrics_port + settings.worker_id
     serve_metrics(port, settings.metrics_bind)
     logging.getLogger(__name__).info("metrics on http://127.0.0.1:%d/metrics", port)

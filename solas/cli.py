@@ -35,6 +35,28 @@ def _tns_update(args) -> int:
     return 0
 
 
+def _web(args) -> int:
+    from web.main import run_web
+
+    run_web(get_settings(), args.port)
+    return 0
+
+
+def _users_add(args) -> int:
+    from web.accounts import AccountError, add_user
+
+    password = sys.stdin.readline().rstrip("\n")
+    try:
+        user_id = add_user(get_settings(), args.name, args.email, password, args.user_class,
+                           args.admin)
+    except AccountError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"user {args.name} created (id {user_id}, class {args.user_class}"
+          f"{', admin' if args.admin else ''})")
+    return 0
+
+
 def _replay(args) -> int:
     from solas.replay import replay
 
@@ -109,6 +131,20 @@ def build_parser() -> argparse.ArgumentParser:
     wk.add_argument("--agents", help="comma-separated agents (default: all)")
     wk.add_argument("--loglevel", default="INFO")
     wk.set_defaults(func=_worker)
+
+    wb = sub.add_parser("web", help="run the portal, REST API and WebSocket feed")
+    wb.add_argument("--port", type=int, help="port (default SOLAS_WEB_PORT, 8080)")
+    wb.set_defaults(func=_web)
+
+    users = sub.add_parser("users", help="accounts")
+    users_sub = users.add_subparsers(dest="users_command", required=True)
+    add = users_sub.add_parser("add", help="create an account (password read from stdin)")
+    add.add_argument("name")
+    add.add_argument("--email", required=True)
+    add.add_argument("--class", dest="user_class", default="user",
+                     choices=["anonymous", "user", "power"])
+    add.add_argument("--admin", action="store_true")
+    add.set_defaults(func=_users_add)
 
     sub.add_parser("demo", help="start everything and replay the real sample alerts"
                    ).set_defaults(func=_demo)

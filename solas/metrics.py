@@ -76,6 +76,17 @@ SKY_INDEX_ITEMS = Gauge("solas_filter_sky_index_items",
                         "Active watchlist cones / watchmaps in a worker's index", ["kind"])
 
 
+def declare_stage(stage: str, steps: tuple[str, ...], reasons: tuple[str, ...]) -> None:
+    """Create a stage's labelled series at 0, so dashboards show "none yet" rather than
+    "no data" before the first retry or dead letter."""
+    for step in steps:
+        STAGE_RETRIES.labels(stage, step)
+    for reason in reasons:
+        STAGE_DEADLETTER.labels(stage, reason)
+    for series in (STAGE_IN, STAGE_OUT):
+        series.labels(stage)
+
+
 def serve_metrics(port: int, addr: str = "127.0.0.1") -> None:
     """Serve ``/metrics`` on ``addr``:``port`` from a background thread."""
     start_http_server(port, addr=addr)

@@ -131,3 +131,24 @@ async def read_topic(settings: Settings, topic: str,
     finally:
         await _stop(consumer)
     return records
+
+
+async def group_lag(settings: Settings, group: str, partitions: list[TopicPartition]
+                    ) -> dict[TopicPartition, int]:
+    """Messages of each partition not yet committed by consumer group ``group``."""
+    if not partitions:
+        return {}
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka, request_timeout_ms=10000)
+    await admin.start()
+    try:
+        committed = await admin.list_consumer_group_offsets(group, partitions=partitions)
+    finally:
+        await admin.close()
+    consumer = _consumer(settings)
+    await consumer.start()
+    try:
+        end = await consumer.end_offsets(partitions)
+    finally:
+        await _stop(consumer)
+    return {tp: max(0, end[tp] - (committed[tp].offset if tp in committed and
+                                  committed[tp].offset >= 0 else 0)) for tp in partitions}

@@ -55,6 +55,20 @@ def start_worker(settings: Settings, agents: list[str], worker_id: int = 0,
     return WorkerProcess(process, log_path, settings.metrics_port + worker_id)
 
 
+def start_portal(settings: Settings) -> subprocess.Popen:
+    """Start ``solas web`` in its own session, logging to ``logs/web.log``; its pid goes
+    to ``run/web.pid`` so ``solas stack down`` stops it."""
+    settings.logs_dir.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, **settings_environment(settings)}
+    with open(settings.logs_dir / "web.log", "ab") as log:
+        process = subprocess.Popen([sys.executable, "-m", WORKER_MARKER, "web"], stdout=log,
+                                   stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    pid_file = settings.home / "run" / "web.pid"
+    pid_file.parent.mkdir(parents=True, exist_ok=True)
+    pid_file.write_text(str(process.pid))
+    return process
+
+
 def stop_worker(worker: WorkerProcess, kill: bool = False, timeout_s: float = 30.0) -> None:
     """Stop a worker by pid: SIGTERM (or SIGKILL when ``kill``), then wait."""
     if worker.process.poll() is not None:
@@ -114,7 +128,8 @@ def stop_recorded_workers(settings: Settings, timeout_s: float = 30.0) -> list[i
     """Stop every worker whose pid file is under ``$SOLAS_HOME/run`` (ours only: its
     command line must be ``solas.cli worker``); returns the pids stopped."""
     stopped = []
-    for pid_file in sorted((settings.home / "run").glob("worker-*.pid")):
+    run = settings.home / "run"
+    for pid_file in sorted([*run.glob("worker-*.pid"), *run.glob("web.pid")]):
         pid = read_pid(pid_file)
         if pid is not None and is_alive(pid, WORKER_MARKER):
             terminate(pid, WORKER_MARKER, timeout_s)

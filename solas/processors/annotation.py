@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from typing import Any, MutableMapping, NamedTuple, Sequence
+from typing import Any, Mapping, NamedTuple, Sequence
 
 import orjson
 
@@ -32,6 +32,14 @@ class Annotator(NamedTuple):
     topic: str
     active: bool
     fast: bool
+
+
+class StateUpdate(NamedTuple):
+    """A new value of the ``known`` table for an object, and the record that caused it."""
+
+    index: int        # position of the record in the batch
+    key: str          # object id as text
+    value: dict       # annotator topic -> [version, classification]
 
 
 class AnnotationError(ValueError):
@@ -85,7 +93,7 @@ def load_annotators(cursor) -> dict[str, Annotator]:
 class AnnotationProcessor:
     """Store annotations; re-run the filters of fast annotators for their objects."""
 
-    def __init__(self, filters: FilterProcessor, known: MutableMapping[str, Any]):
+    def __init__(self, filters: FilterProcessor, known: Mapping[str, Any]):
         self.filters = filters
         self.known = known
         self.settings = filters.settings
@@ -99,32 +107,33 @@ class AnnotationProcessor:
             self.annotators = load_annotators(cursor)
         self._loaded = time.monotonic()
 
-    def parse(self, records: Sequence[Record]) -> list[dict]:
+    def parse(self, records: Sequence[Record]) -> list[tuple[int, dict]]:
+        """(index of the record, row) of every valid annotation of the batch."""
         rows = []
-        for record in records:
+        for index, record in enumerate(records):
             try:
-                rows.append(parse_annotation(record.value, self.settings.survey,
-                                             self.annotators))
+                rows.append((index, parse_annotation(record.value, self.settings.survey,
+                                                     self.annotators)))
             except AnnotationError as exc:
                 log.warning("annotation refused (%s/%d): %s", record.tp, record.offset, exc)
                 metrics.STAGE_DEADLETTER.labels(STAGE, "invalid").inc()
         return rows
 
-    def changed(self, rows: list[dict]) -> list[dict]:
+    def changed(self, rows: list[tuple[int, dict]]) -> tuple[list[dict], list[StateUpdate]]:
         """The rows whose (version, classification) differ from the last one seen for
-        that object and annotator (the RocksDB table ``known``), which is updated: a
-        replayed or repeated annotation does not re-run filters."""
+        that object and annotator (``known``, the RocksDB table), and the table updates
+        that record them: a replayed or repeated annotation does not re-run filters."""
         oid = OBJECT_ID[self.settings.survey]
-        fresh = []
-        for row in rows:
+        fresh, pending = [], {}
+        for index, row in rows:
             key = str(row[oid])
-            seen = dict(self.known.get(key) or {})
+            seen = dict(pending[key].value if key in pending else self.known.get(key) or {})
             state = [row["version"], row["classification"]]
             if seen.get(row["topic"]) != state:
                 fresh.append(row)
                 seen[row["topic"]] = state
-                self.known[key] = seen
-        return fresh
+                pending[key] = StateUpdate(index, key, seen)
+        return fresh, list(pending.values())
 
     async def rerun(self, rows: list[dict]) -> list:
         """Runs of the on-annotation filters that use a fast annotator of ``rows``."""
@@ -141,15 +150,18 @@ class AnnotationProcessor:
                                  self.settings.filter_row_limit,
                                  self.settings.filter_time_limit_s)
 
-    async def process(self, records: Sequence[Record]) -> int:
-        """Store a batch of annotations and emit the matches it causes."""
+    async def process(self, records: Sequence[Record]) -> list[StateUpdate]:
+        """Store a batch of annotations and emit the matches it causes; returns the
+        updates of ``known`` for the caller to write once the batch is committed."""
         metrics.STAGE_IN.labels(STAGE).inc(len(records))
         await until_done(STAGE, "refresh", self._refresh_annotators)
-        rows = self.parse(records)
+        parsed = self.parse(records)
+        rows = [row for _, row in parsed]
         await until_done(STAGE, "mariadb", upsert, self.filters.pool, "annotations", rows)
-        runs = await until_done(STAGE, "filters", self.rerun, self.changed(rows))
+        fresh, updates = self.changed(parsed)
+        runs = await until_done(STAGE, "filters", self.rerun, fresh)
         no_alerts = Parsed([], [], [], [], [])
         out = self.filters.outgoing(runs, no_alerts)
         await until_done(STAGE, "produce", self.filters.emit, out, batch_offsets(records))
         metrics.STAGE_OUT.labels(STAGE).inc(len(rows))
-        return sum(len(r.rows) for r in runs)
+        return updates

@@ -224,6 +224,8 @@ class FilterProcessor:
         self.quota = QuotaBook()
         self._loaded = 0.0
         self._topics: set[str] = set()
+        metrics.declare_stage(STAGE, ("store", "refresh", "produce"),
+                              ("malformed", "other_survey"))
 
     async def refresh_filters(self, force: bool = False) -> None:
         """Reload the active filters when they are older than the refresh interval."""

@@ -120,10 +120,11 @@ async def run_filter(pool, admin_pool, active: ActiveFilter, ids: ObjectIdList,
         except Exception as exc:  # MariaDB errors, timeouts: recorded, never fatal
             rows, error = [], f"{type(exc).__name__}: {exc}"
     seconds = time.perf_counter() - start
+    errors = metrics.FILTER_ERRORS.labels(str(active.id))  # the series exists at 0
     metrics.FILTER_RUN_DURATION.labels(str(active.id)).observe(seconds)
     metrics.FILTER_MATCHES.labels(str(active.id)).inc(len(rows))
     if error:
-        metrics.FILTER_ERRORS.labels(str(active.id)).inc()
+        errors.inc()
     return FilterRun(active, rows, error, seconds)
 
 

@@ -63,6 +63,8 @@ class IngestProcessor:
         self.store = store
         self.send = send
         self.registry = registry
+        metrics.declare_stage(STAGE, ("decode", "cassandra", "produce"),
+                              ("decode", "validate", "store", "solar_system"))
 
     async def process(self, packets: Sequence[Packet]) -> BatchResult:
         """Ingest one batch; returns when everything is durable."""

@@ -91,6 +91,7 @@ class SherlockProcessor:
         self.context: Context | None = None
         self.version = ""
         self._checked = 0.0
+        metrics.declare_stage(STAGE, (), ())
 
     async def start(self) -> None:
         """Load the catalogues and build the index (blocking work off the loop)."""

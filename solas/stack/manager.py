@@ -27,6 +27,8 @@ DEBIAN_PACKAGES = {
     "prometheus": "prometheus",
     "openjdk-17-jre-headless": "java",
     "maven": "mvn",
+    "chromium": "chromium",            # browser tests (headless, never downloaded by a tool)
+    "chromium-driver": "chromedriver",
 }
 #: Debian services whose packages could start them on our ports.
 SYSTEM_SERVICES = ("mariadb", "prometheus")

@@ -12,8 +12,6 @@ from solas.stack.render import render_yaml, write_if_changed
 PACKAGES = "prometheus"
 #: Worker processes scraped: metrics_port .. metrics_port + WORKER_SLOTS - 1.
 WORKER_SLOTS = 4
-#: Port of the Solas portal (``solas web``), scraped as job ``solas-web``.
-WEB_PORT = 8080
 #: Scrape and rule-evaluation interval.
 SCRAPE_INTERVAL = "5s"
 #: Seconds allowed to the readiness request.
@@ -49,7 +47,7 @@ class PrometheusService(Service):
             "scrape_configs": [
                 _job("prometheus", [self.ports["web"]]),
                 _job("solas-worker", list(range(first, first + WORKER_SLOTS))),
-                _job("solas-web", [WEB_PORT]),
+                _job("solas-web", [self.settings.web_port]),
             ],
         }
 

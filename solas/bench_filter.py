@@ -1,0 +1,141 @@
+"""``solas bench --stage filter``: the filter stage under the standard workload.
+
+Runs in its own database (``<database>_bench``) and topic namespace on the running
+stack.  Cloned real alerts go through ingest and sherlock first (not timed); then a
+filter-only worker drains the backlog of classified alerts, timed from its own
+counters.  Two parts are also timed in this process: all 100 filters over one
+10,000-object batch, and watchlist matching against the 1e6-cone list on one core.
+"""
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from catalogs.load import load_catalogues
+from solas.bench import (BENCH_WORKER_ID, MemoryWatch, _progress_times, _service_pids,
+                         make_messages, throughput)
+from solas.db import init_all
+from solas.filters import object_id_list
+from solas.processors.filters import load_active_filters, run_filters
+from solas.processors.sky import load_watchlist
+from solas.replay import produce
+from solas.settings import Settings
+from solas.skymatch import ConeIndex
+from solas.stack.mariadb import READONLY_PASSWORD, READONLY_USER
+from solas.stores import mariadb
+from solas.surveys import decode_packet, normalise
+from solas.workers import metric, read_metrics, start_worker, stop_worker, wait_for_done
+from solas.workload import create_workload, random_sky
+
+BATCH_OBJECTS = 10_000
+STEP = "solas_stage_step_duration_seconds_sum"
+
+
+def bench_settings(settings: Settings) -> Settings:
+    """The deployment's settings, moved to a database and namespace of their own."""
+    tag = time.strftime("%Y%m%d%H%M%S")
+    base = settings.mariadb_url.rsplit("/", 1)[0]
+    return dataclasses.replace(
+        settings, mariadb_url=f"{base}/{settings.mariadb['db']}_bench",
+        topic_namespace=f"bench-{tag}-", topic_prefix=f"bench-{tag}-filter-",
+        app_id=f"solas-bench-{tag}", raw_topic_name=f"bench-{tag}-alerts-{settings.survey}")
+
+
+def _positions(messages, survey: str, n: int = 2000) -> tuple[np.ndarray, np.ndarray]:
+    alerts = [normalise(decode_packet(m.value, survey), survey) for m in messages[:n]]
+    return np.array([a.ra for a in alerts]), np.array([a.dec for a in alerts])
+
+
+async def _filters_on_one_batch(settings: Settings) -> dict:
+    """All active filters over the latest 10,000 stored objects, as the stage runs them."""
+    pool = await mariadb.open_pool(settings)
+    ro = await mariadb.open_pool(settings, READONLY_USER, READONLY_PASSWORD,
+                                 maxsize=settings.filter_connections)
+    try:
+        with mariadb.connect(settings) as conn, conn.cursor() as cursor:
+            filters, errors = load_active_filters(cursor, settings.survey)
+            oid = "objectId" if settings.survey == "ztf" else "diaObjectId"
+            cursor.execute(f"SELECT {oid} FROM objects LIMIT {BATCH_OBJECTS}")
+            ids = object_id_list([r[0] for r in cursor.fetchall()], settings.survey)
+        start = time.perf_counter()
+        runs = await run_filters(ro, pool, filters, ids, settings.filter_row_limit,
+                                 settings.filter_time_limit_s)
+        seconds = time.perf_counter() - start
+    finally:
+        for p in (pool, ro):
+            p.close()
+            await p.wait_closed()
+    return {"filters": len(filters), "filters_refused": len(errors), "objects": ids.count,
+            "seconds": round(seconds, 3), "matches": sum(len(r.rows) for r in runs),
+            "errors": sum(1 for r in runs if r.error),
+            "slowest_filter_s": round(max((r.seconds for r in runs), default=0), 3)}
+
+
+def _cone_matching(settings: Settings, wl_id: int, n: int = 200_000) -> dict:
+    """Alerts/s of watchlist matching against the 1e6-cone list, on one core."""
+    with mariadb.connect(settings) as conn, conn.cursor() as cursor:
+        start = time.perf_counter()
+        cones = load_watchlist(cursor, wl_id)
+        load_s = time.perf_counter() - start
+    index = ConeIndex.from_watchlists([cones])
+    ra, dec = random_sky(n, np.random.default_rng(1))
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    start = time.perf_counter()
+    for i in range(0, n, BATCH_OBJECTS):
+        index.match_to_cones(ra[i:i + BATCH_OBJECTS], dec[i:i + BATCH_OBJECTS])
+    seconds = time.perf_counter() - start
+    return {"cones": len(cones), "load_from_mariadb_s": round(load_s, 2),
+            "alerts_per_s_one_core": round(n / seconds, 1)}
+
+
+def bench_filter(settings: Settings, n: int, source: list[Path]) -> dict:
+    """Run the filter-stage benchmark; returns the results dictionary."""
+    s = bench_settings(settings)
+    source = source or [s.data_dir / "alerts" / s.survey]
+    print(f"setting up database {s.mariadb['db']} and topics {s.topic_namespace}* ...")
+    init_all(s)
+    load_catalogues(s)
+    messages = make_messages(s, n, source)
+    workload = create_workload(s, _positions(messages, s.survey))
+    print(f"workload: {len(workload.watchlists)} watchlists ({workload.cones} cones), "
+          f"{len(workload.watchmaps)} watchmaps, {len(workload.filters)} filters")
+    asyncio.run(produce(s, messages, s.raw_topic, total=n))
+    env = {"SOLAS_APP_ID": s.app_id}
+    first = start_worker(s, ["ingest", "sherlock"], BENCH_WORKER_ID, env)
+    try:
+        wait_for_done(first, "sherlock", n, 3600)
+    finally:
+        stop_worker(first)
+    worker = start_worker(s, ["filter"], BENCH_WORKER_ID, env)
+    pids = {**_service_pids(s), "worker": worker.process.pid}
+    try:
+        with MemoryWatch(pids) as memory:
+            samples = _progress_times(worker, n, 3600, stage="filter")
+            steps = read_metrics(worker.metrics_port)
+    finally:
+        stop_worker(worker)
+    rates = throughput(samples, n)
+    return {
+        "stage": "filter", "alerts": n, "survey": s.survey, "database": s.mariadb["db"],
+        "workload": workload._asdict() | {"watchlists": len(workload.watchlists),
+                                          "watchmaps": len(workload.watchmaps),
+                                          "filters": len(workload.filters)},
+        "sustained_alerts_per_s": round(rates.steady, 1),
+        "overall_alerts_per_s": round(rates.overall, 1), "seconds": round(rates.seconds, 2),
+        "latency_s": {"p50": None, "p95": None, "p99": None},  # a backlog: see --stage all
+        "worker_step_seconds": {step: round(metric(steps, STEP, stage="filter", step=step), 2)
+                                for step in ("features", "sky", "mariadb", "filters",
+                                             "produce")},
+        "matches": int(sum(v for (name, _), v in steps.items()
+                           if name == "solas_filter_matches_alerts_total")),
+        "filters_on_one_10000_object_batch": asyncio.run(_filters_on_one_batch(s)),
+        "watchlist_matching_1e6_cones": _cone_matching(s, workload.watchlists[0]),
+        "cpu_seconds": {k: round(v, 1) for k, v in memory.cpu_s.items()},
+        "peak_rss_mb": {k: round(v, 1) for k, v in memory.peak.items()},
+        "date": time.strftime("%Y-%m-%d"),
+    }
