@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from solas.settings import Settings, load_settings
+from solas.db import init_all
 from solas.stack import down, up
 
 REPO = Path(__file__).resolve().parents[2]
@@ -48,3 +49,11 @@ def isolated(settings: Settings, survey: str) -> Settings:
 def isolate():
     """:func:`isolated`, for tests and module fixtures."""
     return isolated
+
+
+@pytest.fixture(scope="module")
+def ztf(stack: Settings, isolate) -> Settings:
+    """A ZTF deployment of the test module's own on the stack, schemas created."""
+    settings = isolate(stack, "ztf")
+    init_all(settings)
+    return settings

@@ -12,7 +12,6 @@ import urllib.request
 
 import pytest
 
-from solas.db import init_all
 from solas.replay import replay
 from solas.stores import mariadb
 from solas.topics import ensure_topics, filter_topic
@@ -69,9 +68,8 @@ def make_active_filter(settings) -> None:
                        (cursor.lastrowid, filter_topic(settings, 999999)))
 
 
-def test_every_dashboard_panel_returns_series(stack, isolate, tmp_path):
-    settings = isolate(stack, "ztf")
-    init_all(settings)
+def test_every_dashboard_panel_returns_series(ztf, tmp_path):
+    settings = ztf
     make_active_filter(settings)
     corrupt = tmp_path / "corrupt.avro"
     corrupt.write_bytes(b"Obj\x01 not really an alert")

@@ -11,7 +11,6 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from solas.db import init_all
 from solas.filters import build_query, compile_filter, object_id_list
 from solas.processors.filters import ActiveFilter, run_filters
 from solas.replay import replay
@@ -25,13 +24,6 @@ from solas.workers import alerts_done, start_worker, stop_worker
 pytestmark = pytest.mark.integration
 TIMEOUT_S = 300
 FOLDER = ("alerts", "ztf", "pittgoogle-labelled")
-
-
-@pytest.fixture(scope="module")
-def ztf(stack, isolate):
-    settings = isolate(stack, "ztf")
-    init_all(settings)
-    return settings
 
 
 def sample_alerts(settings):

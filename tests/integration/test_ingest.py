@@ -50,13 +50,6 @@ def worker_env(settings) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def ztf(stack, isolate):
-    settings = isolate(stack, "ztf")
-    init_all(settings)
-    return settings
-
-
-@pytest.fixture(scope="module")
 def session(ztf):
     cluster, session = cassandra.connect(ztf)
     yield session

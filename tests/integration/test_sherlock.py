@@ -15,7 +15,6 @@ from catalogs.load import load_catalogues, load_tns
 from catalogs.sources import CATALOGUES, catalogue_path, read_catalogue
 from catalogs.store import read_catalogues
 from catalogs.model import ROW_FIELDS, CatalogueRows
-from solas.db import init_all
 from solas.ingest import alert_from_ingested
 from solas.replay import replay
 from solas.stores import mariadb
@@ -24,13 +23,6 @@ from solas.workers import start_worker, stop_worker, wait_for_done
 
 pytestmark = pytest.mark.integration
 TIMEOUT_S = 300
-
-
-@pytest.fixture(scope="module")
-def ztf(stack, isolate):
-    settings = isolate(stack, "ztf")
-    init_all(settings)
-    return settings
 
 
 @pytest.fixture(scope="module")
