@@ -97,7 +97,10 @@ def bench_filter(settings: Settings, n: int, source: list[Path]) -> dict:
     """Run the filter-stage benchmark; returns the results dictionary."""
     s = bench_settings(settings)
     source = source or [s.data_dir / "alerts" / s.survey]
-    print(f"setting up database {s.mariadb['db']} and topics {s.topic_namespace}* ...")
+    print(f"setting up database {s.mariadb['db']} (emptied) and topics "
+          f"{s.topic_namespace}* ...")
+    with mariadb.connect(s, database=False) as conn, conn.cursor() as cursor:
+        cursor.execute(f"DROP DATABASE IF EXISTS `{s.mariadb['db']}`")  # the bench's own
     init_all(s)
     load_catalogues(s)
     messages = make_messages(s, n, source)

@@ -121,8 +121,8 @@ def _mocs(data_dir: Path, rng: np.random.Generator) -> list[bytes]:
     fits += [read_skymap(maps / n).credible_region_moc(0.9) for n in (
         "S200129m.bayestar.multiorder.fits", "GW190814.LALInference.v1.fits.gz")]
     ra, dec = random_sky(100 - len(fits), rng)
-    fits += [MOC.from_cone(Longitude(r * u.deg), Latitude(d * u.deg),
-                           float(rng.uniform(0.5, 10)) * u.deg, max_depth=10)
+    fits += [MOC.from_cone(lon=Longitude(r * u.deg), lat=Latitude(d * u.deg),
+                           radius=float(rng.uniform(0.5, 10)) * u.deg, max_depth=10)
              for r, d in zip(ra, dec)]
     return [moc_to_fits_bytes(m) for m in fits]
 
