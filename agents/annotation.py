@@ -14,7 +14,7 @@ from agents.topics import annotations
 from solas.processors.annotation import AnnotationProcessor
 
 annotation_state = app.Table("annotation_state", default=dict, key_type=str,
-                             value_type=dict, partitions=settings.topic_partitions)
+                             partitions=settings.topic_partitions)  # values: JSON objects
 
 
 @app.agent(annotations)

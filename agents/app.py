@@ -26,4 +26,5 @@ app = faust.App(
     broker_commit_interval=1.0,
     broker_max_poll_records=settings.batch_size,
     consumer_auto_offset_reset="earliest",
+    consumer_metadata_max_age_ms=30_000,  # new topics (filters, namespaces) within 30 s
 )

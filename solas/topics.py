@@ -61,9 +61,21 @@ async def ensure_topics(settings: Settings, names: list[str] | None = None) -> l
                 await admin.create_topics(wanted)
             except TopicAlreadyExistsError:
                 pass
+            await _until_listed(admin, {t.name for t in wanted})
         return [t.name for t in wanted]
     finally:
         await admin.close()
+
+
+async def _until_listed(admin: AIOKafkaAdminClient, names: set[str],
+                        timeout_s: float = 30.0) -> None:
+    """Wait until the broker's metadata lists ``names``: a consumer started right after
+    creation must see them, or it waits for its next metadata refresh."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not names <= set(await admin.list_topics()):
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError(f"topics {sorted(names)} not listed after {timeout_s} s")
+        await asyncio.sleep(0.2)
 
 
 async def _stop(consumer: AIOKafkaConsumer) -> None:

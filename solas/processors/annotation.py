@@ -160,7 +160,7 @@ class AnnotationProcessor:
         await until_done(STAGE, "mariadb", upsert, self.filters.pool, "annotations", rows)
         fresh, updates = self.changed(parsed)
         runs = await until_done(STAGE, "filters", self.rerun, fresh)
-        no_alerts = Parsed([], [], [], [], [])
+        no_alerts = Parsed([], [], [], [], [], [])
         out = self.filters.outgoing(runs, no_alerts)
         await until_done(STAGE, "produce", self.filters.emit, out, batch_offsets(records))
         metrics.STAGE_OUT.labels(STAGE).inc(len(rows))

@@ -60,19 +60,22 @@ class Parsed(NamedTuple):
     tns_names: list[str | None]
     bodies: list[dict]          # the full alert, for output 4
     raw_ms: list[int | None]
+    origins: list[str]          # "topic/partition/offset" of each alert's record
 
 
 class Outgoing(NamedTuple):
-    """Messages of one batch: Kafka (topic, key, value) and queued e-mail rows."""
+    """Messages of one batch: Kafka (topic, key, value), queued e-mail rows, and the
+    (filter id, alert source id) pairs they emit, for the ledger."""
 
     kafka: list[tuple[str, bytes | None, bytes]]
     email: list[tuple]
+    emitted: list[tuple[int, int]]
 
 
 def parse_records(records: Sequence[Record], survey: str) -> Parsed:
     """Decode the JSON of each record (see :mod:`solas.processors.sherlock`); records
     that are not alerts of ``survey`` are counted as dead letters and left out."""
-    alerts, sherlock, tns, bodies, raw = [], [], [], [], []
+    alerts, sherlock, tns, bodies, raw, origins = [], [], [], [], [], []
     for record in records:
         try:
             body = orjson.loads(record.value)
@@ -87,10 +90,11 @@ def parse_records(records: Sequence[Record], survey: str) -> Parsed:
             continue
         sherlock.append(context)
         tns.append(name)
+        origins.append(f"{record.tp.topic}/{record.tp.partition}/{record.offset}")
         alerts.append(alert)
         bodies.append(body)
         raw.append(raw_ms)
-    return Parsed(alerts, sherlock, tns, bodies, raw)
+    return Parsed(alerts, sherlock, tns, bodies, raw, origins)
 
 
 def object_rows(survey: str, parsed: Parsed, now: dt.datetime) -> list[dict]:
@@ -175,16 +179,32 @@ class QuotaBook:
         return True
 
 
-def outgoing(runs: Sequence[FilterRun], parsed: Parsed, quota: QuotaBook,
-             live_topic: str = LIVE) -> Outgoing:
-    """Kafka messages and e-mail rows for every match of every filter."""
+def match_sources(runs: Sequence[FilterRun], parsed: Parsed) -> dict[tuple[int, int], str]:
+    """(filter id, source id of the object's latest alert in the batch) of every match,
+    with the origin (topic/partition/offset) of that alert's record."""
     latest = {a.object_id: i for i, a in enumerate(parsed.alerts)}  # batch is time-ordered
-    kafka, email = [], []
+    return {(run.filter.id, parsed.alerts[latest[row[0]]].source_id):
+            parsed.origins[latest[row[0]]] for run in runs for row in run.rows
+            if row[0] in latest}
+
+
+def outgoing(runs: Sequence[FilterRun], parsed: Parsed, quota: QuotaBook,
+             live_topic: str = LIVE, already: frozenset = frozenset()) -> Outgoing:
+    """Kafka messages and e-mail rows for every match of every filter, leaving out the
+    (filter, alert source id) pairs in ``already`` (emitted before: a replayed alert)."""
+    latest = {a.object_id: i for i, a in enumerate(parsed.alerts)}  # batch is time-ordered
+    kafka, email, emitted = [], [], []
     utc = messages.utc_now()
     for run in runs:
         active = run.filter
         for row in run.rows:
             object_id, values = row[0], row[1:]
+            i = latest.get(object_id)
+            if i is not None:
+                pair = (active.id, parsed.alerts[i].source_id)
+                if pair in already:
+                    continue
+                emitted.append(pair)
             payload = messages.match_payload(active.compiled.keys, values, utc)
             key = str(object_id).encode()
             kafka.append((live_topic, key, messages.live_message(
@@ -193,13 +213,12 @@ def outgoing(runs: Sequence[FilterRun], parsed: Parsed, quota: QuotaBook,
                 email.append((active.id, str(object_id), orjson.dumps(
                     payload, default=messages.jsonable).decode()))
             elif active.output >= messages.OUTPUT_KAFKA and active.topic:
-                i = latest.get(object_id)
                 body = parsed.bodies[i] if i is not None else None
                 value = messages.match_message(payload, active.output, body)
                 if quota.allow(active, len(value)):
                     kafka.append((active.topic, key, value))
                     metrics.FILTER_EMITTED_BYTES.labels(str(active.id)).inc(len(value))
-    return Outgoing(kafka, email)
+    return Outgoing(kafka, email, emitted)
 
 
 def batch_offsets(records: Sequence[Record]) -> dict[TopicPartition, int]:
@@ -224,7 +243,7 @@ class FilterProcessor:
         self.quota = QuotaBook()
         self._loaded = 0.0
         self._topics: set[str] = set()
-        metrics.declare_stage(STAGE, ("store", "refresh", "produce"),
+        metrics.declare_stage(STAGE, ("store", "refresh", "ledger", "produce"),
                               ("malformed", "other_survey"))
 
     async def refresh_filters(self, force: bool = False) -> None:
@@ -259,9 +278,41 @@ class FilterProcessor:
                                  upsert(self.pool, "watchlist_hits", watchlist),
                                  upsert(self.pool, "area_hits", areas))
 
-    def outgoing(self, runs: Sequence[FilterRun], parsed: Parsed) -> Outgoing:
+    def outgoing(self, runs: Sequence[FilterRun], parsed: Parsed,
+                 already: frozenset = frozenset()) -> Outgoing:
         """The messages of ``runs`` (see :func:`outgoing`) for this deployment."""
-        return outgoing(runs, parsed, self.quota, stage_topic(self.settings, LIVE))
+        return outgoing(runs, parsed, self.quota, stage_topic(self.settings, LIVE), already)
+
+    async def already_emitted(self, matches: dict[tuple[int, int], str]) -> frozenset:
+        """The (filter, source id) pairs of ``matches`` that the ledger records as sent:
+        committed, or recorded for another record.  A pair recorded for the very record
+        being processed again and never marked committed was aborted: it is sent again."""
+        if not matches:
+            return frozenset()
+        sources = sorted({s for _, s in matches})
+        async with self.pool.acquire() as conn, conn.cursor() as cursor:
+            await cursor.execute(
+                "SELECT filter_id, source_id, origin, committed FROM filter_emitted WHERE "
+                f"source_id IN ({', '.join(['%s'] * len(sources))})", sources)
+            rows = await cursor.fetchall()
+        return frozenset((f, s) for f, s, origin, committed in rows
+                         if (f, s) in matches and (committed or matches[(f, s)] != origin))
+
+    async def record_emitted(self, pairs: list[tuple[int, int]],
+                             matches: dict[tuple[int, int], str]) -> None:
+        """Write the pairs about to be sent to the ledger, before their transaction."""
+        await upsert(self.pool, "filter_emitted", [
+            {"filter_id": f, "source_id": s, "origin": matches[(f, s)], "committed": 0}
+            for f, s in pairs])
+
+    async def mark_committed(self, pairs: list[tuple[int, int]]) -> None:
+        """After the transaction: these pairs are sent for good, even if faust's own
+        offset commit later moves the group back and the batch is read again."""
+        if not pairs:
+            return
+        async with self.pool.acquire() as conn, conn.cursor() as cursor:
+            await cursor.executemany("UPDATE filter_emitted SET committed=1 WHERE "
+                                     "filter_id=%s AND source_id=%s", pairs)
 
     async def emit(self, out: Outgoing, offsets: dict[TopicPartition, int]) -> None:
         """Queue e-mails, then send every Kafka message and commit the batch's offsets
@@ -289,9 +340,13 @@ class FilterProcessor:
                 self.ro_pool, self.pool, [f for f in self.filters if f.run & RUN_ON_ALERT],
                 ids, self.settings.filter_row_limit, self.settings.filter_time_limit_s)
         await record_errors(self.pool, {r.filter.id: r.error for r in runs if r.error})
-        out = self.outgoing(runs, parsed)
+        matches = match_sources(runs, parsed)
+        already = await until_done(STAGE, "ledger", self.already_emitted, matches)
+        out = self.outgoing(runs, parsed, already)
+        await until_done(STAGE, "ledger", self.record_emitted, out.emitted, matches)
         with metrics.STAGE_STEP_DURATION.labels(STAGE, "produce").time():
             await until_done(STAGE, "produce", self.emit, out, batch_offsets(records))
+        await until_done(STAGE, "ledger", self.mark_committed, out.emitted)
         metrics.STAGE_OUT.labels(STAGE).inc(len(parsed.alerts))
         metrics.STAGE_BATCH_DURATION.labels(STAGE).observe(time.perf_counter() - start)
         now_ms = time.time() * 1000

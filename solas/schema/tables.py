@@ -198,6 +198,16 @@ def _user_tables(object_col: Column) -> list[TableSpec]:
             C("last_error", "text", "latest error of the filter in the stream"),
             C("last_error_at", "datetime")),
             ("id",), "User filters", indexes=(("user",),), auto_increment="id"),
+        TableSpec("filter_emitted", (
+            C("filter_id", "int", nullable=False),
+            C("source_id", "bigint", "the alert (ZTF candid, Rubin diaSourceId)",
+              nullable=False),
+            C("origin", "varchar(255)", "topic/partition/offset of the record that matched"),
+            C("committed", "bool", "its Kafka transaction committed", default="0"),
+            C("emitted", "datetime", default="CURRENT_TIMESTAMP(6)")),
+            ("filter_id", "source_id"),
+            "Ledger of filter matches sent: a replayed alert is not emitted twice",
+            indexes=(("source_id",),)),
         TableSpec("email_queue", (
             C("filter_id", "int", nullable=False),
             C("object_key", "varchar(32)", "object id as text", nullable=False),

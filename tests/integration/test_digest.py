@@ -4,6 +4,7 @@ from __future__ import annotations
 import dataclasses
 import email
 import socket
+import uuid
 
 import orjson
 import pytest
@@ -32,14 +33,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def queue_matches(settings, n: int) -> int:
+def queue_matches(settings, n: int, name: str) -> int:
     with mariadb.connect(settings) as conn, conn.cursor() as cursor:
         cursor.execute("INSERT INTO users (username, email) VALUES ('mailme', "
                        "'astro@example.org')")
         user = cursor.lastrowid
         cursor.execute("INSERT INTO filters (user, name, selected, tables, conditions, run, "
-                       "output) VALUES (%s, 'nightly SNe', 'objects.objectId', 'objects', "
-                       "'objects.ncand > 1', 1, 1)", (user,))
+                       "output) VALUES (%s, %s, 'objects.objectId', 'objects', "
+                       "'objects.ncand > 1', 1, 1)", (user, name))
         fid = cursor.lastrowid
         cursor.executemany("INSERT INTO email_queue (filter_id, object_key, payload) "
                            "VALUES (%s, %s, %s)",
@@ -55,7 +56,8 @@ def queued(settings, fid: int) -> int:
 
 
 def test_a_digest_carries_every_queued_match_and_empties_the_queue(ztf):
-    fid = queue_matches(ztf, 3)
+    name = f"nightly SNe {uuid.uuid4().hex[:6]}"
+    fid = queue_matches(ztf, 3, name)
     inbox, port = Inbox(), free_port()
     settings = dataclasses.replace(ztf, smtp=f"127.0.0.1:{port}")
     with pytest.raises(OSError):  # no SMTP server yet: the matches stay queued
@@ -67,7 +69,7 @@ def test_a_digest_carries_every_queued_match_and_empties_the_queue(ztf):
         assert send_digests(settings) >= 1
     finally:
         controller.stop()
-    mine = [m for m in inbox.messages if "nightly SNe" in m["Subject"]]
+    mine = [m for m in inbox.messages if name in m["Subject"]]
     assert len(mine) == 1 and mine[0]["To"] == "astro@example.org"
     body = mine[0].get_payload()
     assert all(f"ZTF21aaaa{i:03d}" in body for i in range(3)) and "3 new matches" in \

@@ -13,10 +13,10 @@ from aiokafka import AIOKafkaProducer
 
 from solas.filters import build_query, compile_filter, object_id_list
 from solas.processors.filters import ActiveFilter, run_filters
-from solas.replay import replay
+from solas.replay import messages_from_paths, produce, replay
 from solas.stack.mariadb import READONLY_PASSWORD, READONLY_USER
 from solas.stores import mariadb
-from solas.surveys import normalise, read_alert_file
+from solas.surveys import decode_packet, normalise, read_alert_file
 from solas.topics import (ANNOTATIONS, INGESTED, LIVE, SHERLOCKED, WATCHLIST_CHANGES,
                           end_offsets, ensure_topics, filter_topic, read_topic, stage_topic)
 from solas.workers import alerts_done, start_worker, stop_worker
@@ -180,3 +180,44 @@ def test_a_fast_annotation_reruns_its_filters_once(ztf):
         cursor.execute("SELECT classification FROM annotations WHERE objectId=%s AND "
                        "topic=%s", (alert.object_id, topic_name))
         assert cursor.fetchall() == (("SN",),)
+
+
+def test_kill_9_mid_stream_neither_loses_nor_repeats_a_match(ztf):
+    folder = ztf.data_dir.joinpath(*FOLDER)
+    clones = list(messages_from_paths([folder], "ztf", clone=20))
+    ids = [normalise(decode_packet(m.value, "ztf"), "ztf").object_id for m in clones]
+    messages = [m for m, i in zip(clones, ids) if ids.count(i) == 1]  # one alert per object:
+    objects = {i for i in ids if ids.count(i) == 1}                   # one match per object
+    user = make_user(ztf)
+    fid = make_filter(ztf, user, "objects", "objects.ncand >= 1", "objects.objectId")
+    asyncio.run(ensure_topics(ztf))
+    asyncio.run(produce(ztf, messages, ztf.raw_topic, progress=False))
+    env = {"SOLAS_APP_ID": ztf.app_id, "SOLAS_BATCH_SIZE": "50"}
+    worker = start_worker(ztf, ["ingest", "sherlock", "filter"], 5, env)
+    try:
+        wait_for_stage([worker], "filter", len(messages) // 4)
+    finally:
+        stop_worker(worker, kill=True)
+    worker = start_worker(ztf, ["ingest", "sherlock", "filter"], 5, env)
+    try:
+        deadline = time.monotonic() + TIMEOUT_S
+        while time.monotonic() < deadline:
+            assert worker.process.poll() is None, f"worker died; see {worker.log_path}"
+            if stored_objects(ztf, objects) == len(objects) and sum(asyncio.run(
+                    end_offsets(ztf, filter_topic(ztf, fid))).values()) >= len(objects):
+                break
+            time.sleep(1)
+        time.sleep(5)  # anything still in flight would show up as a repeat
+    finally:
+        stop_worker(worker)
+    out = asyncio.run(read_topic(ztf, filter_topic(ztf, fid),
+                                 keep=lambda r: orjson.loads(r.value)["objectId"]))
+    assert sorted(out) == sorted(objects)  # every match once: none lost, none repeated
+    assert stored_objects(ztf, objects) == len(objects)
+
+
+def stored_objects(settings, objects) -> int:
+    with mariadb.connect(settings) as conn, conn.cursor() as cursor:
+        cursor.execute("SELECT COUNT(*) FROM objects WHERE objectId IN (%s)"
+                       % ", ".join(["%s"] * len(objects)), tuple(objects))
+        return cursor.fetchone()[0]

@@ -24,10 +24,10 @@ def body(object_id):
 
 def parsed_for(*ids) -> Parsed:
     from solas.surveys import Alert
-    alerts = [Alert("ztf", i, 1, 1.0, 2.0, 59000.0, "ztf 3.3", {}, [], [], [], {})
-              for i in ids]
+    alerts = [Alert("ztf", i, n + 1, 1.0, 2.0, 59000.0, "ztf 3.3", {}, [], [], [], {})
+              for n, i in enumerate(ids)]
     return Parsed(alerts, [{}] * len(ids), [None] * len(ids), [body(i) for i in ids],
-                  [None] * len(ids))
+                  [None] * len(ids), [f"sherlocked/0/{n}" for n in range(len(ids))])
 
 
 def test_kafka_output_carries_the_select_aliases_utc_and_the_lite_light_curve():
@@ -63,6 +63,17 @@ def test_64_bit_rubin_ids_stay_exact_integers():
     active = ActiveFilter(1, None, "x", True, 1, 2, "t", None, None, compile_filter(
         "objects.diaObjectId", "objects", None, "lsst"))
     out = outgoing([FilterRun(active, [(big, big)], None, 0.0)],
-                   Parsed([], [], [], [], []), QuotaBook(), "live")
+                   Parsed([], [], [], [], [], []), QuotaBook(), "live")
     assert b"1998903343203755338" in out.kafka[1][2]
     assert orjson.loads(out.kafka[1][2])["diaObjectId"] == big
+
+
+def test_a_replayed_alert_already_in_the_ledger_is_not_emitted_again():
+    parsed = parsed_for("ZTF21abc", "ZTF21abd")
+    runs = [run(2, [("ZTF21abc", "ZTF21abc", 4), ("ZTF21abd", "ZTF21abd", 5)])]
+    first = outgoing(runs, parsed, QuotaBook(), "live")
+    assert first.emitted == [(7, 1), (7, 2)]
+    again = outgoing(runs, parsed, QuotaBook(), "live", frozenset({(7, 1)}))
+    assert again.emitted == [(7, 2)]
+    assert [orjson.loads(v)["objectId"] for t, _, v in again.kafka
+            if t == "solas_filter_7"] == ["ZTF21abd"]

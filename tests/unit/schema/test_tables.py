@@ -7,7 +7,8 @@ from solas.schema.tables import cutout_table, lightcurve_tables, mariadb_tables
 DESIGN_TABLES = {"objects", "sherlock_classifications", "watchlists", "watchlist_cones",
                  "watchlist_hits", "watchmaps", "area_hits", "mma_areas", "mma_area_hits",
                  "annotators", "annotations", "filters", "crossmatch_tns", "users",
-                 "api_tokens", "catalogues", "catalogue_sources", "email_queue"}
+                 "api_tokens", "catalogues", "catalogue_sources", "email_queue",
+                 "filter_emitted"}
 
 
 @pytest.mark.parametrize("survey", ["ztf", "lsst"])
