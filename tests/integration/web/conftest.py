@@ -80,7 +80,7 @@ def store_objects(settings: Settings, alerts: list) -> list[dict]:
 def web_settings(stack: Settings, isolate) -> Settings:
     """The stack with a database and topic namespace of the web tests' own, every schema
     created."""
-    settings = isolate(stack, stack.survey)
+    settings = isolate(stack, stack.survey, database=f"web_{stack.survey}")
     init_all(settings)
     return settings
 
