@@ -87,7 +87,7 @@ class MemoryWatch:
                 pass
 
 
-def _progress_times(worker, n: int, timeout_s: float, stage: str = "ingest"
+def progress_times(worker, n: int, timeout_s: float, stage: str = "ingest"
                     ) -> list[tuple[float, float]]:
     """(time, alerts done) samples until ``n`` alerts of ``stage`` are done."""
     samples, deadline = [], time.monotonic() + timeout_s
@@ -122,7 +122,8 @@ async def _latencies(settings: Settings, start: dict[TopicPartition, int]) -> np
     return np.array([(out - int(raw)) / 1000 for out, raw in stamps if raw])
 
 
-def _service_pids(settings: Settings) -> dict[str, int]:
+def service_pids(settings: Settings) -> dict[str, int]:
+    """Pids of the running stack's services, by name."""
     return {name: s.pid for name, s in stack.status(settings).items() if s.pid}
 
 
@@ -144,7 +145,7 @@ def bench_ingest(settings: Settings, n: int, rate: float | None,
         sent, produce_s = asyncio.run(produce(settings, messages, topic, total=n))
     worker = start_worker(settings, ["ingest"], BENCH_WORKER_ID,
                           {"SOLAS_APP_ID": f"solas-bench-{tag}", "SOLAS_RAW_TOPIC": topic})
-    pids = {**_service_pids(settings), "worker": worker.process.pid}
+    pids = {**service_pids(settings), "worker": worker.process.pid}
     try:
         with MemoryWatch(pids) as memory:
             producer = None
@@ -152,7 +153,7 @@ def bench_ingest(settings: Settings, n: int, rate: float | None,
                 producer = threading.Thread(target=lambda: asyncio.run(
                     produce(settings, messages, topic, rate=rate, total=n, progress=False)))
                 producer.start()
-            samples = _progress_times(worker, n, 1800)
+            samples = progress_times(worker, n, 1800)
             if producer:
                 producer.join()
             steps = read_metrics(worker.metrics_port)

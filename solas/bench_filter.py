@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from catalogs.load import load_catalogues
-from solas.bench import (BENCH_WORKER_ID, MemoryWatch, _progress_times, _service_pids,
+from solas.bench import (BENCH_WORKER_ID, MemoryWatch, progress_times, service_pids,
                          make_messages, throughput)
 from solas.db import init_all
 from solas.filters import object_id_list
@@ -115,10 +115,10 @@ def bench_filter(settings: Settings, n: int, source: list[Path]) -> dict:
     finally:
         stop_worker(first)
     worker = start_worker(s, ["filter"], BENCH_WORKER_ID, env)
-    pids = {**_service_pids(s), "worker": worker.process.pid}
+    pids = {**service_pids(s), "worker": worker.process.pid}
     try:
         with MemoryWatch(pids) as memory:
-            samples = _progress_times(worker, n, 3600, stage="filter")
+            samples = progress_times(worker, n, 3600, stage="filter")
             steps = read_metrics(worker.metrics_port)
     finally:
         stop_worker(worker)
