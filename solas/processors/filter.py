@@ -63,11 +63,21 @@ class Parsed(NamedTuple):
     origins: list[str]          # "topic/partition/offset" of each alert's record
 
 
+class KafkaMessage(NamedTuple):
+    """One message to send; ``headers`` carry the alert's raw-topic timestamp (ms), so a
+    consumer can measure how long the alert took to reach it."""
+
+    topic: str
+    key: bytes | None
+    value: bytes
+    headers: list[tuple[str, bytes]]
+
+
 class Outgoing(NamedTuple):
-    """Messages of one batch: Kafka (topic, key, value), queued e-mail rows, and the
+    """Messages of one batch: Kafka messages, queued e-mail rows, and the
     (filter id, alert source id) pairs they emit, for the ledger."""
 
-    kafka: list[tuple[str, bytes | None, bytes]]
+    kafka: list[KafkaMessage]
     email: list[tuple]
     emitted: list[tuple[int, int]]
 
@@ -207,8 +217,11 @@ def outgoing(runs: Sequence[FilterRun], parsed: Parsed, quota: QuotaBook,
                 emitted.append(pair)
             payload = messages.match_payload(active.compiled.keys, values, utc)
             key = str(object_id).encode()
-            kafka.append((live_topic, key, messages.live_message(
-                active.id, active.name, active.user, active.public, object_id, payload)))
+            raw_ms = parsed.raw_ms[i] if i is not None else None
+            headers = [(RAW_TIMESTAMP_HEADER, str(raw_ms).encode())] if raw_ms else []
+            kafka.append(KafkaMessage(live_topic, key, messages.live_message(
+                active.id, active.name, active.user, active.public, object_id, payload),
+                headers))
             if active.output == messages.OUTPUT_EMAIL:
                 email.append((active.id, str(object_id), orjson.dumps(
                     payload, default=messages.jsonable).decode()))
@@ -216,7 +229,7 @@ def outgoing(runs: Sequence[FilterRun], parsed: Parsed, quota: QuotaBook,
                 body = parsed.bodies[i] if i is not None else None
                 value = messages.match_message(payload, active.output, body)
                 if quota.allow(active, len(value)):
-                    kafka.append((active.topic, key, value))
+                    kafka.append(KafkaMessage(active.topic, key, value, headers))
                     metrics.FILTER_EMITTED_BYTES.labels(str(active.id)).inc(len(value))
     return Outgoing(kafka, email, emitted)
 
@@ -321,8 +334,9 @@ class FilterProcessor:
             await upsert(self.pool, "email_queue", [
                 {"filter_id": f, "object_key": o, "payload": p} for f, o, p in out.email])
         async with self.producer.transaction():
-            for topic, key, value in out.kafka:
-                await self.producer.send(topic, value, key=key)
+            for message in out.kafka:
+                await self.producer.send(message.topic, message.value, key=message.key,
+                                         headers=message.headers)
             await self.producer.send_offsets_to_transaction(offsets, self.group_id)
 
     async def process(self, records: Sequence[Record]) -> int:

@@ -33,7 +33,7 @@ def parsed_for(*ids) -> Parsed:
 def test_kafka_output_carries_the_select_aliases_utc_and_the_lite_light_curve():
     out = outgoing([run(3, [("ZTF21abc", "ZTF21abc", 4)])], parsed_for("ZTF21abc"),
                    QuotaBook(), "live")
-    topics = [t for t, _, _ in out.kafka]
+    topics = [t for t, _, _, _ in out.kafka]
     assert topics == ["live", "solas_filter_7"]
     message = orjson.loads(out.kafka[1][2])
     assert message["objectId"] == "ZTF21abc" and message["ncand"] == 4 and message["UTC"]
@@ -45,7 +45,7 @@ def test_kafka_output_carries_the_select_aliases_utc_and_the_lite_light_curve():
 def test_email_output_queues_rows_instead_of_kafka_messages():
     out = outgoing([run(1, [("ZTF21abc", "ZTF21abc", 4)])], parsed_for("ZTF21abc"),
                    QuotaBook(), "live")
-    assert [t for t, _, _ in out.kafka] == ["live"]
+    assert [t for t, _, _, _ in out.kafka] == ["live"]
     assert out.email[0][:2] == (7, "ZTF21abc")
 
 
@@ -53,9 +53,9 @@ def test_the_daily_byte_quota_stops_kafka_output_but_not_the_live_feed():
     rows = [(f"ZTF21a{i:05d}", f"ZTF21a{i:05d}", i) for i in range(10)]
     out = outgoing([run(2, rows, quota=300)], parsed_for(*(r[0] for r in rows)),
                    QuotaBook(), "live")
-    sent = [v for t, _, v in out.kafka if t == "solas_filter_7"]
+    sent = [v for t, _, v, _ in out.kafka if t == "solas_filter_7"]
     assert 0 < len(sent) < 10 and sum(map(len, sent)) <= 300
-    assert sum(1 for t, _, _ in out.kafka if t == "live") == 10
+    assert sum(1 for t, _, _, _ in out.kafka if t == "live") == 10
 
 
 def test_64_bit_rubin_ids_stay_exact_integers():
@@ -75,5 +75,14 @@ def test_a_replayed_alert_already_in_the_ledger_is_not_emitted_again():
     assert first.emitted == [(7, 1), (7, 2)]
     again = outgoing(runs, parsed, QuotaBook(), "live", frozenset({(7, 1)}))
     assert again.emitted == [(7, 2)]
-    assert [orjson.loads(v)["objectId"] for t, _, v in again.kafka
+    assert [orjson.loads(v)["objectId"] for t, _, v, _ in again.kafka
             if t == "solas_filter_7"] == ["ZTF21abd"]
+
+
+def test_every_match_carries_its_alerts_raw_topic_timestamp():
+    parsed = parsed_for("ZTF1", "ZTF2")._replace(raw_ms=[1700000000123, None])
+    out = outgoing([run(2, [("ZTF1", 3), ("ZTF2", 4)])], parsed, QuotaBook())
+    stamped = {(m.topic, m.key): dict(m.headers) for m in out.kafka}
+    assert stamped[("solas_filter_7", b"ZTF1")] == {"solas-raw-timestamp-ms": b"1700000000123"}
+    assert stamped[("live", b"ZTF1")] == {"solas-raw-timestamp-ms": b"1700000000123"}
+    assert stamped[("solas_filter_7", b"ZTF2")] == {}
