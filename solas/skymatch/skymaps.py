@@ -8,17 +8,21 @@ enclosed by all pixels at least as dense, itself included (pixels of equal densi
 share a level).  The credible region at level L is the set of pixels whose level is at
 most L: the smallest area holding probability L without splitting a pixel (the
 ligo.skymap convention; it reproduces exactly the 90% MOC shipped with MS181101ab).
-An alert's contour is the level of its pixel, in percent.
+An alert's contour is the level of its pixel, in percent (:func:`evaluate_skymap`).
 
 A map keeps the pixels of its ``max_level`` credible region (default 99.9%), as sorted
 order-29 NESTED ranges: a flat nside-1024 map shrinks from 12.6 million pixels to the few
-hundred thousand that matter.
+hundred thousand that matter.  :func:`skymap_to_bytes` packs the pixels of one credible
+region compactly for storage (a GW watchmap keeps its map in ``mma_areas``) and
+:func:`skymap_from_bytes` reads them back for the filter stage.
 """
 from __future__ import annotations
 
 import gzip
 import io
+import json
 import os
+import zipfile
 from dataclasses import dataclass
 from functools import cached_property
 from typing import NamedTuple
@@ -103,6 +107,37 @@ def credible_region_moc(skymap: SkyMap, level: float = 0.9) -> MOC:
                                   max_depth=int(order.max()) if order.size else 0)
 
 
+class SkymapValues(NamedTuple):
+    """A sky map evaluated at positions."""
+
+    contour: np.ndarray
+    """Smallest credible region containing each position, percent; NaN where the map
+    kept no pixel (beyond its ``max_level`` region)."""
+    probdens: np.ndarray
+    """Probability density at each position, deg^-2; NaN likewise."""
+
+
+def evaluate_skymap(ra, dec, skymap: SkyMap) -> SkymapValues:
+    """Credible contour (percent) and probability density (deg^-2) of ``skymap`` at
+    positions ``ra``, ``dec`` (degrees, 1-D arrays of one length).
+
+    The contour is the credible level of the pixel holding the position: the smallest
+    credible region containing it.  Positions outside every pixel the map kept get NaN.
+    """
+    ra, dec = check_positions(ra, dec, what="position")
+    contour, probdens = np.full(ra.size, np.nan), np.full(ra.size, np.nan)
+    if ra.size == 0 or skymap.ipix.size == 0:
+        return SkymapValues(contour, probdens)
+    cell = healpix_index(ra, dec)
+    start = skymap.start29
+    pixel = np.maximum(np.searchsorted(start, cell, side="right") - 1, 0)
+    inside = np.flatnonzero((cell >= start[pixel]) & (cell < skymap.end29[pixel]))
+    pixel = pixel[inside]
+    contour[inside] = skymap.level[pixel] * 100.0
+    probdens[inside] = skymap.probdensity[pixel] / DEG2_PER_SR
+    return SkymapValues(contour, probdens)
+
+
 class SkymapMatches(NamedTuple):
     """Alerts inside a sky map's credible region."""
 
@@ -116,18 +151,59 @@ class SkymapMatches(NamedTuple):
 
 def match_to_skymap(ra, dec, skymap: SkyMap, max_percent: float = 90.0) -> SkymapMatches:
     """Alerts (ra, dec in degrees) inside the ``max_percent`` credible region of a map."""
-    ra, dec = check_positions(ra, dec, what="alert")
-    if ra.size == 0 or skymap.ipix.size == 0:
-        return SkymapMatches(np.zeros(0, np.int64), np.zeros(0), np.zeros(0))
-    cell = healpix_index(ra, dec)
-    start = skymap.start29
-    pixel = np.maximum(np.searchsorted(start, cell, side="right") - 1, 0)
-    inside = (cell >= start[pixel]) & (cell < skymap.end29[pixel])
-    inside &= skymap.level[pixel] * 100.0 <= max_percent
-    alert = np.flatnonzero(inside)
-    pixel = pixel[alert]
-    return SkymapMatches(alert, skymap.level[pixel] * 100.0,
-                         skymap.probdensity[pixel] / DEG2_PER_SR)
+    values = evaluate_skymap(ra, dec, skymap)
+    alert = np.flatnonzero(values.contour <= max_percent)  # NaN (outside) compares False
+    return SkymapMatches(alert, values.contour[alert], values.probdens[alert])
+
+
+def skymap_to_bytes(skymap: SkyMap, level: float | None = None) -> bytes:
+    """The pixels of the ``level`` credible region of a map (default: every pixel kept)
+    in a compact form read back by :func:`skymap_from_bytes`.
+
+    The form is a compressed numpy archive (``numpy.load``, no pickles) of ``uniq``
+    (int64 NUNIQ pixel numbers, sorted by position), ``probdensity`` (float64, sr^-1,
+    normalised over the whole map, so the levels are recovered exactly from this
+    prefix of the densest pixels), ``max_level`` and ``meta`` (the header values, JSON).
+    """
+    level = skymap.max_level if level is None else level
+    inside = skymap._region(level)
+    order = skymap.order[inside]
+    buf = io.BytesIO()
+    np.savez_compressed(buf, uniq=(4 << (2 * order)) + skymap.ipix[inside],
+                        probdensity=skymap.probdensity[inside],
+                        max_level=np.float64(level),
+                        meta=np.str_(json.dumps(skymap.meta, default=str)))
+    return buf.getvalue()
+
+
+def skymap_from_bytes(data: bytes, source: str = "stored sky map") -> SkyMap:
+    """A map stored by :func:`skymap_to_bytes`; SkymapError naming ``source`` if the bytes
+    are not one."""
+    try:
+        with np.load(io.BytesIO(bytes(data)), allow_pickle=False) as stored:
+            uniq, density = stored["uniq"], stored["probdensity"]
+            max_level, meta = float(stored["max_level"]), json.loads(str(stored["meta"]))
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, TypeError) as err:
+        raise SkymapError(f"{source}: not a stored sky map: {err}") from None
+    if uniq.dtype != np.int64 or uniq.shape != density.shape or uniq.ndim != 1:
+        raise SkymapError(f"{source}: uniq and probdensity must be 1-D int64 and float "
+                          f"arrays of one length")
+    if not 0.0 < max_level <= 1.0 or not isinstance(meta, dict):
+        raise SkymapError(f"{source}: max_level {max_level!r} or meta is not valid")
+    if uniq.size == 0:  # a region smaller than the densest pixel holds no pixel
+        empty = np.zeros(0, np.int64)
+        return SkyMap(empty, empty, np.zeros(0), np.zeros(0), max_level, meta)
+    pixels = _multiorder_pixels({"UNIQ": uniq, "PROBDENSITY": density}, source)
+    if not np.isfinite(pixels.density).all() or (pixels.density < 0).any():
+        raise SkymapError(f"{source}: probabilities must be finite and non-negative")
+    prob = pixels.density * pixel_area_sr(pixels.order)
+    if prob.sum() > 1.0 + 1e-9:
+        raise SkymapError(f"{source}: the pixels hold more than a probability of 1")
+    kept, level = _credible_pixels(pixels.density, prob, 1.0)
+    order, ipix = pixels.order[kept], pixels.ipix[kept]
+    by_position = np.argsort(ipix << (2 * (MAX_ORDER - order)), kind="stable")
+    return SkyMap(order[by_position], ipix[by_position], pixels.density[kept][by_position],
+                  level[by_position], max_level, meta)
 
 
 class _Pixels(NamedTuple):

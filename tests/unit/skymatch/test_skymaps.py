@@ -9,8 +9,8 @@ from astropy.io import fits
 from cdshealpix import nested, ring
 from mocpy import MOC
 
-from solas.skymatch import (SkymapError, match_to_skymap, moc_area_deg2, read_moc_fits,
-                            read_skymap)
+from solas.skymatch import (SkymapError, evaluate_skymap, match_to_skymap, moc_area_deg2,
+                            read_moc_fits, read_skymap, skymap_from_bytes, skymap_to_bytes)
 from solas.skymatch.sky import DEG2_PER_SR
 
 from .sky_samples import random_sky
@@ -215,3 +215,153 @@ def test_a_moc_is_not_a_sky_map_and_levels_are_checked(skymaps_dir, ms181101ab):
     for level in (0.0, 0.9995):
         with pytest.raises(SkymapError, match="credible level"):
             ms181101ab.credible_region_moc(level)
+
+
+# ------------------------------------------------------- evaluate_skymap, stored form
+
+def file_pixels(path):
+    """UNIQ-derived order and index, normalised probability and density (sr^-1) of a
+    multi-order map, straight from the FITS table (astropy only)."""
+    table = fits.getdata(path, 1)
+    uniq = np.asarray(table["UNIQ"], dtype=np.int64)
+    order = np.zeros(uniq.size, np.int64)
+    for o in range(30):
+        order[(uniq >= 4 * 4 ** o) & (uniq < 16 * 4 ** o)] = o
+    density = np.asarray(table["PROBDENSITY"], dtype=np.float64)
+    prob = density * 4 * np.pi / (12 * 4.0 ** order)
+    total = prob.sum()
+    return order, uniq - 4 * 4 ** order, prob / total, density / total
+
+
+def brute_force_values(path, ra, dec):
+    """Contour (%) and density (deg^-2) at positions by exhaustive search, with
+    astropy-healpix: the pixel holding each position at each order, and the summed
+    probability of every pixel at least as dense as it."""
+    from astropy_healpix import HEALPix
+    order, ipix, prob, density = file_pixels(path)
+    found = np.full(ra.size, -1)
+    for o in np.unique(order):
+        at_o = np.flatnonzero(order == o)
+        where = HEALPix(nside=2 ** int(o), order="nested").lonlat_to_healpix(
+            ra * u.deg, dec * u.deg)
+        lookup = dict(zip(ipix[at_o].tolist(), at_o.tolist()))
+        for i, p in enumerate(where.tolist()):
+            if p in lookup:
+                assert found[i] == -1  # multi-order pixels never overlap
+                found[i] = lookup[p]
+    assert (found >= 0).all()
+    d = density[found]
+    contour = 100.0 * ((density[None, :] >= d[:, None]) @ prob)
+    return contour, d / DEG2_PER_SR
+
+
+def random_points_in_pixels(path, n, rng):
+    """Positions drawn from a map's own probability: a pixel by its probability, then a
+    uniform spot inside it (astropy-healpix offsets dx, dy)."""
+    from astropy_healpix import HEALPix
+    order, ipix, prob, _ = file_pixels(path)
+    pick = rng.choice(prob.size, size=n, p=prob)
+    ra, dec = np.empty(n), np.empty(n)
+    for o in np.unique(order[pick]):
+        sel = np.flatnonzero(order[pick] == o)
+        lon, lat = HEALPix(nside=2 ** int(o), order="nested").healpix_to_lonlat(
+            ipix[pick[sel]], dx=rng.uniform(0.05, 0.95, sel.size),
+            dy=rng.uniform(0.05, 0.95, sel.size))
+        ra[sel], dec[sel] = lon.deg, lat.deg
+    return ra, dec
+
+
+@pytest.mark.parametrize("name", ["MS181101ab.mock.bayestar.fits",
+                                  "S200129m.bayestar.multiorder.fits"])
+def test_evaluate_skymap_agrees_with_a_brute_force_search(skymaps_dir, name):
+    path = skymaps_dir / name
+    rng = np.random.default_rng(31)
+    inside_ra, inside_dec = random_points_in_pixels(path, 600, rng)
+    sky_ra, sky_dec = random_sky(rng, 200)
+    ra, dec = np.concatenate([inside_ra, sky_ra]), np.concatenate([inside_dec, sky_dec])
+    values = evaluate_skymap(ra, dec, read_skymap(path, max_level=1.0))
+    contour, probdens = brute_force_values(path, ra, dec)
+    np.testing.assert_allclose(values.contour, contour, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(values.probdens, probdens, rtol=1e-12)
+    assert (values.contour[:600] < 99.9).mean() > 0.99 and (values.contour > 0).all()
+    pruned = evaluate_skymap(ra, dec, read_skymap(path))  # 99.9% kept: NaN beyond
+    beyond = np.isnan(pruned.contour)
+    np.testing.assert_array_equal(beyond, contour > 99.9)
+    np.testing.assert_allclose(pruned.contour[~beyond], contour[~beyond], rtol=1e-9)
+
+
+@pytest.mark.parametrize("name", ["MS181101ab.mock.bayestar.fits",
+                                  "S200129m.bayestar.multiorder.fits"])
+def test_the_90_percent_contour_holds_90_percent_of_the_probability(skymaps_dir, name):
+    path = skymaps_dir / name
+    order, ipix, prob, _ = file_pixels(path)
+    centres = nested.healpix_to_lonlat  # pixel centres, order by order
+    ra, dec = np.empty(prob.size), np.empty(prob.size)
+    for o in np.unique(order):
+        sel = np.flatnonzero(order == o)
+        lon, lat = centres(ipix[sel].astype(np.uint64), int(o))
+        ra[sel], dec[sel] = lon.deg, lat.deg
+    contour = evaluate_skymap(ra, dec, read_skymap(path)).contour
+    inside = contour <= 90.0
+    assert 0.9 - prob.max() < prob[inside].sum() <= 0.9 + 1e-12
+    area = (4 * np.pi / (12 * 4.0 ** order[inside])).sum() * DEG2_PER_SR
+    theirs = MOC.from_multiordermap_fits_file(path, cumul_from=0.0, cumul_to=0.9)
+    largest_pixel = 41252.96 / (12 * 4 ** order[inside].min())
+    assert area == pytest.approx(moc_area_deg2(theirs), abs=largest_pixel)
+    if name.startswith("MS181101ab"):  # the 90% MOC shipped with the map: 31.0 deg^2
+        shipped = read_moc_fits((skymaps_dir / "MS181101ab.mock.90pct.moc.fits").read_bytes())
+        assert area == pytest.approx(moc_area_deg2(shipped), rel=1e-9)
+        assert area == pytest.approx(31.0, abs=0.05)
+
+
+@pytest.mark.parametrize("name", ["MS181101ab.mock.bayestar.fits",
+                                  "S200129m.bayestar.multiorder.fits"])
+def test_a_stored_region_evaluates_like_the_whole_map(skymaps_dir, name):
+    skymap = read_skymap(skymaps_dir / name)
+    data = skymap_to_bytes(skymap, 0.9)
+    assert len(data) < 200_000  # ~7,000-8,000 pixels
+    stored = skymap_from_bytes(data)
+    assert stored.max_level == 0.9 and stored.meta == skymap.meta
+    rng = np.random.default_rng(32)
+    ra, dec = random_points_in_pixels(skymaps_dir / name, 3000, rng)
+    whole, region = evaluate_skymap(ra, dec, skymap), evaluate_skymap(ra, dec, stored)
+    inside = whole.contour <= 90.0
+    assert 1000 < inside.sum() < 3000
+    np.testing.assert_allclose(region.contour[inside], whole.contour[inside], rtol=1e-12)
+    np.testing.assert_array_equal(region.probdens[inside], whole.probdens[inside])
+    assert np.isnan(region.contour[~inside]).all() and np.isnan(region.probdens[~inside]).all()
+    assert stored.credible_region_moc(0.9) == skymap.credible_region_moc(0.9)
+
+
+def stored_bytes(**arrays):
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return buf.getvalue()
+
+
+GOOD = dict(uniq=np.array([4, 5], np.int64), probdensity=np.array([0.5, 0.4]) * 3 / np.pi,
+            max_level=np.float64(0.9), meta=np.str_("{}"))
+
+
+@pytest.mark.parametrize("data, reason", [
+    (b"junk", "not a stored sky map"),
+    (stored_bytes(**GOOD)[:-30], "not a stored sky map"),
+    (stored_bytes(**{**GOOD, "uniq": np.array([4, 5], object)}), "not a stored sky map"),
+    (stored_bytes(**{k: v for k, v in GOOD.items() if k != "meta"}), "not a stored sky map"),
+    (stored_bytes(**{**GOOD, "uniq": np.array([4.0, 5.0])}), "int64"),
+    (stored_bytes(**{**GOOD, "uniq": np.array([4, 4], np.int64)}), "overlap"),
+    (stored_bytes(**{**GOOD, "uniq": np.array([1, 5], np.int64)}), "UNIQ"),
+    (stored_bytes(**{**GOOD, "probdensity": np.array([np.nan, 1.0])}), "finite"),
+    (stored_bytes(**{**GOOD, "probdensity": np.array([3.0, 3.0])}), "more than"),
+    (stored_bytes(**{**GOOD, "max_level": np.float64(2.0)}), "max_level"),
+])
+def test_bad_stored_maps_give_clear_errors(data, reason):
+    with pytest.raises(SkymapError, match=reason) as err:
+        skymap_from_bytes(data, "mma_areas 7")
+    assert "mma_areas 7" in str(err.value)
+
+
+def test_a_good_small_stored_map_reads():
+    stored = skymap_from_bytes(stored_bytes(**GOOD))
+    values = evaluate_skymap([45.0, 135.0, 225.0], [30.0, 30.0, 30.0], stored)
+    np.testing.assert_allclose(values.contour, [50.0, 90.0, np.nan])
