@@ -73,7 +73,8 @@ FILTER_ERRORS = Counter("solas_filter_errors", "Filter runs that failed or were 
 FILTER_EMITTED_BYTES = Counter("solas_filter_emitted_bytes",
                                "Bytes a filter sent to its Kafka topic", ["filter"])
 SKY_INDEX_ITEMS = Gauge("solas_filter_sky_index_items",
-                        "Active watchlist cones / watchmaps in a worker's index", ["kind"])
+                        "Active watchlist cones / watchmaps / GW sky maps in a worker's index",
+                        ["kind"])
 
 
 def declare_stage(stage: str, steps: tuple[str, ...], reasons: tuple[str, ...]) -> None:

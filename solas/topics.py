@@ -19,7 +19,8 @@ WATCHLIST_CHANGES = "watchlist-changes"
 """Key str(wl_id); value JSON {"wl_id": int, "action": "upsert" | "delete"}: MariaDB
 (watchlists, watchlist_cones) is the source of truth, the filter stage reloads it."""
 WATCHMAP_CHANGES = "watchmap-changes"
-"""Key str(ar_id); value JSON {"ar_id": int, "action": "upsert" | "delete"}."""
+"""Key str(ar_id); value JSON {"ar_id": int, "action": "upsert" | "delete"}: the filter
+stage reloads the watchmap and, for one made from a GW sky map, its map (mma_areas)."""
 ANNOTATIONS = "annotations"
 """Key = object id (text); value JSON annotation: object id under the survey's id
 column name, topic, version, classification, explanation, classdict (object), url,

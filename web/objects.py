@@ -41,9 +41,12 @@ async def context(pool, survey: str, object_id, user_id: int | None) -> dict | N
                             f"watchmaps m ON m.ar_id = h.ar_id WHERE h.{oid}=%s AND "
                             "(m.public OR m.user <=> %s) ORDER BY h.ar_id",
                       object_id, user_id),
-        db.fetch_all(pool, "SELECT h.mw_id, a.event_id, h.contour, h.probdens FROM "
-                           f"mma_area_hits h JOIN mma_areas a ON a.mw_id = h.mw_id WHERE "
-                           f"h.{oid}=%s ORDER BY h.contour", (object_id,)),
+        _visible_rows(pool, "SELECT h.mw_id, a.event_id, h.contour, h.probdens, "
+                            "w.ar_id, w.name AS watchmap FROM mma_area_hits h JOIN "
+                            "mma_areas a ON a.mw_id = h.mw_id LEFT JOIN watchmaps w ON "
+                            f"w.mw_id = h.mw_id WHERE h.{oid}=%s AND (w.ar_id IS NULL OR "
+                            "w.public OR w.user <=> %s) ORDER BY h.contour",
+                      object_id, user_id),
         _visible_rows(pool, "SELECT n.topic, n.version, n.classification, n.explanation, "
                             "n.classdict, n.url, n.timestamp FROM annotations n JOIN "
                             f"annotators a ON a.topic = n.topic WHERE n.{oid}=%s AND "

@@ -3,30 +3,58 @@ HEALPix) turned into its credible-region MOC, with area, sky preview and crossma
 
 An upload is read as a MOC first (:func:`solas.skymatch.read_moc_fits`); if it is not
 one it is read as a probability sky map (:func:`solas.skymatch.read_skymap`) and the
-MOC of its ``level`` credible region is kept.  Stored objects inside the MOC are found
-through the ``hpx16`` index ranges of the MOC, checked exactly with
-:class:`solas.skymatch.MocIndex`, and upserted into ``area_hits``.
+MOC of its ``level`` credible region is kept, and the map itself goes to ``mma_areas``
+(event id and date, 10/50/90% MOCs, header values, the region's pixels) linked from
+the watchmap, so the filter stage also records ``mma_area_hits`` (contour, probability
+density) for the alerts inside.  Stored objects inside the MOC are found through the
+``hpx16`` index ranges of the MOC, checked exactly with :class:`solas.skymatch.MocIndex`,
+and upserted into ``area_hits`` (and ``mma_area_hits`` for a GW map).
 """
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import json
 import warnings
 from pathlib import Path
 from typing import Mapping, NamedTuple
 
 import numpy as np
+from astropy.time import Time
 from mocpy import MOC
 
 from solas.settings import Settings
-from solas.skymatch import (MocError, MocIndex, SkymapError, moc_area_deg2,
-                            moc_to_fits_bytes, read_moc_fits, read_skymap)
+from solas.skymatch import (MocError, MocIndex, SkyMap, SkymapError, evaluate_skymap,
+                            moc_area_deg2, moc_to_fits_bytes, read_moc_fits, read_skymap,
+                            skymap_from_bytes, skymap_to_bytes)
 from web import db, forms, jobs, sky
 from web.forms import BadRequest, NotFound
 from web.images import moc_preview_png
 
 KIND = "watchmap"
+GW_MAX_LEVEL = 0.999
+"""GW hits are recorded up to this credible level, even for a larger watchmap region (a
+flat map's whole sky would be millions of pixels)."""
 COLUMNS = ("watchmaps.ar_id, watchmaps.user, users.username AS owner, watchmaps.name, "
            "watchmaps.description, area_deg2, active, public, watchmaps.created, modified")
+
+
+class GwArea(NamedTuple):
+    """The ``mma_areas`` row of a GW sky-map upload."""
+
+    event_id: str
+    event_date: dt.datetime | None
+    """DATE-OBS (or MJD-OBS) of the map header, UTC."""
+    moc10: bytes
+    moc50: bytes
+    moc90: bytes
+    area90_deg2: float
+    params: dict
+    """Header values (DISTMEAN, DISTSTD, INSTRUME, CREATOR, ...), areas and file name."""
+    level: float
+    """The watchmap's credible region, percent."""
+    skymap: bytes
+    """The map's pixels within that region (:func:`solas.skymatch.skymap_to_bytes`)."""
 
 
 class WatchmapFile(NamedTuple):
@@ -38,6 +66,8 @@ class WatchmapFile(NamedTuple):
     source: str
     """'moc' or 'skymap <level>%'."""
     moc: MOC
+    gw: GwArea | None = None
+    """Set for a GW sky map."""
 
 
 def read_upload(data: bytes, filename: str, level: float = 0.9) -> WatchmapFile:
@@ -58,9 +88,38 @@ def _read_upload(data: bytes, filename: str, level: float) -> WatchmapFile:
             raise BadRequest(f"not a MOC ({moc_error}) nor a HEALPix sky map "
                              f"({map_error})") from None
         moc = skymap.credible_region_moc(level)
-        source = f"skymap {level * 100:g}%"
+        return WatchmapFile(moc_to_fits_bytes(moc), moc_area_deg2(moc), moc_preview_png(moc),
+                            f"skymap {level * 100:g}%", moc, gw_area(skymap, filename, level))
     return WatchmapFile(moc_to_fits_bytes(moc), moc_area_deg2(moc), moc_preview_png(moc),
                         source, moc)
+
+
+def event_date(meta: Mapping) -> dt.datetime | None:
+    """The event time of a sky map header (DATE-OBS, else MJD-OBS), UTC, or None."""
+    for key, form in (("DATE-OBS", "isot"), ("MJD-OBS", "mjd")):
+        if key in meta:
+            try:
+                return Time(meta[key], format=form, scale="utc").to_datetime()
+            except (ValueError, TypeError):
+                continue
+    return None
+
+
+def gw_area(skymap: SkyMap, filename: str, level: float) -> GwArea:
+    """The ``mma_areas`` row of a sky map read from ``filename`` and kept as a watchmap
+    of its ``level`` credible region: event id (OBJECT, else the file name up to its
+    first dot), date, 10/50/90% MOCs, area, header values and the region's pixels."""
+    meta = skymap.meta
+    event_id = str(meta.get("OBJECT") or Path(filename).name.split(".")[0] or "unknown")
+    mocs = {p: skymap.credible_region_moc(p / 100.0) for p in (10, 50, 90)}
+    params = {**{k: v for k, v in meta.items() if k != "OBJECT"},
+              "file": filename, "area10_deg2": moc_area_deg2(mocs[10]),
+              "area50_deg2": moc_area_deg2(mocs[50])}
+    recorded = min(level, GW_MAX_LEVEL)
+    return GwArea(event_id[:64], event_date(meta), *(moc_to_fits_bytes(mocs[p])
+                                                       for p in (10, 50, 90)),
+                  skymap.area_deg2(0.9), params, recorded * 100.0,
+                  skymap_to_bytes(skymap, recorded))
 
 
 def watchmap_fields(params: Mapping, existing: dict | None = None) -> dict:
@@ -87,17 +146,44 @@ async def create(pool, producer, settings: Settings, user_id: int, fields: dict,
         upload = await loop.run_in_executor(None, read_upload, data, filename, fields["level"])
     finally:
         path.unlink(missing_ok=True)
-    _, ar_id = await db.execute(
-        # blobs go as hex text: aiomysql 0.3.2 cannot escape bytes with PyMySQL 1.2
-        pool, "INSERT INTO watchmaps (user, name, description, moc, mocimage, area_deg2, "
-              "active, public, modified) VALUES (%s, %s, %s, UNHEX(%s), UNHEX(%s), %s, %s, "
-              "%s, UTC_TIMESTAMP(6))",
-        (user_id, fields["name"], fields["description"] or upload.source,
-         upload.moc_fits.hex(), upload.preview_png.hex(), upload.area_deg2,
-         fields["active"], fields["public"]))
+    ar_id = await _insert(pool, user_id, fields, upload)
     await jobs.set_progress(pool, KIND, ar_id, "crossmatching")
-    await producer.watchmap_changed(ar_id, "upsert")
-    return int(ar_id), upload
+    await producer.watchmap_changed(ar_id, "upsert")  # the filter stage loads its GW map too
+    return ar_id, upload
+
+
+async def _insert(pool, user_id: int, fields: dict, upload: WatchmapFile) -> int:
+    """The watchmap row, and its ``mma_areas`` row for a GW sky map, in one transaction;
+    returns the ar_id.  Blobs go as hex text: aiomysql 0.3.2 cannot escape bytes with
+    PyMySQL 1.2."""
+    async with pool.acquire() as conn:
+        await conn.begin()
+        try:
+            async with conn.cursor() as cur:
+                mw_id = None
+                if upload.gw is not None:
+                    gw = upload.gw
+                    await cur.execute(
+                        "INSERT INTO mma_areas (event_id, event_date, moc10, moc50, moc90, "
+                        "area90_deg2, params, level, skymap) VALUES (%s, %s, UNHEX(%s), "
+                        "UNHEX(%s), UNHEX(%s), %s, %s, %s, UNHEX(%s))",
+                        (gw.event_id, gw.event_date, gw.moc10.hex(), gw.moc50.hex(),
+                         gw.moc90.hex(), gw.area90_deg2, json.dumps(gw.params, default=str),
+                         gw.level, gw.skymap.hex()))
+                    mw_id = cur.lastrowid
+                await cur.execute(
+                    "INSERT INTO watchmaps (user, name, description, moc, mocimage, "
+                    "area_deg2, active, public, modified, mw_id) VALUES (%s, %s, %s, "
+                    "UNHEX(%s), UNHEX(%s), %s, %s, %s, UTC_TIMESTAMP(6), %s)",
+                    (user_id, fields["name"], fields["description"] or upload.source,
+                     upload.moc_fits.hex(), upload.preview_png.hex(), upload.area_deg2,
+                     fields["active"], fields["public"], mw_id))
+                ar_id = cur.lastrowid
+            await conn.commit()
+        except BaseException:
+            await conn.rollback()
+            raise
+    return int(ar_id)
 
 
 async def visible(pool, ar_id: int, user_id: int | None) -> dict:
@@ -140,8 +226,12 @@ async def update(pool, producer, ar_id: int, user_id: int, fields: dict) -> None
 async def delete(pool, producer, ar_id: int, user_id: int) -> None:
     """Delete a watchmap of the user with its hits; publish the deletion."""
     await owned(pool, ar_id, user_id)
+    mw_id = await db.fetch_value(pool, "SELECT mw_id FROM watchmaps WHERE ar_id=%s", (ar_id,))
     await db.execute(pool, "DELETE FROM area_hits WHERE ar_id=%s", (ar_id,))
     await db.execute(pool, "DELETE FROM watchmaps WHERE ar_id=%s", (ar_id,))
+    if mw_id is not None:
+        await db.execute(pool, "DELETE FROM mma_area_hits WHERE mw_id=%s", (mw_id,))
+        await db.execute(pool, "DELETE FROM mma_areas WHERE mw_id=%s", (mw_id,))
     await jobs.forget(pool, KIND, ar_id)
     await producer.watchmap_changed(ar_id, "delete")
 
@@ -153,10 +243,12 @@ async def preview(pool, ar_id: int) -> bytes | None:
 
 
 async def crossmatch(pool, settings: Settings, ar_id: int, moc: MOC) -> int:
-    """Upsert ``area_hits`` for every stored object inside the MOC; returns the count."""
+    """Upsert ``area_hits`` (and ``mma_area_hits`` for a GW map) for every stored object
+    inside the MOC; returns the count."""
     oid = sky.ID_COLUMNS[settings.survey]
     index = MocIndex()
     index.add_moc(ar_id, moc)
+    gw = await _gw_map(pool, ar_id)
     conditions = sky.ranges_sql(sky.moc_ranges16(moc))
     found = 0
     for done, condition in enumerate(conditions, start=1):
@@ -164,17 +256,44 @@ async def crossmatch(pool, settings: Settings, ar_id: int, moc: MOC) -> int:
             await cur.execute(sky.candidates_sql(settings.survey, condition))
             rows = [r for r in await cur.fetchall() if None not in r[1:]]
         if rows:
-            inside = index.match_to_mocs(np.array([r[1] for r in rows]),
-                                         np.array([r[2] for r in rows])).alert_index
+            ra, dec = np.array([r[1] for r in rows]), np.array([r[2] for r in rows])
+            inside = index.match_to_mocs(ra, dec).alert_index
             values = [(rows[i][0], ar_id) for i in inside.tolist()]
             await db.execute_many(pool, f"INSERT IGNORE INTO area_hits ({oid}, ar_id) "
                                         "VALUES (%s, %s)", values)
+            if gw is not None:
+                await _gw_hits(pool, oid, gw, [rows[i][0] for i in inside.tolist()],
+                               ra[inside], dec[inside])
             found += len(values)
         await jobs.set_progress(pool, KIND, ar_id, "crossmatching", done=done,
                                 total=len(conditions), hits=found)
     await jobs.set_progress(pool, KIND, ar_id, "ready", done=len(conditions),
                             total=len(conditions), hits=found)
     return found
+
+
+async def _gw_map(pool, ar_id: int) -> tuple[int, SkyMap] | None:
+    """(mw_id, stored region) of the GW sky map a watchmap was made from, or None."""
+    row = await db.fetch_one(pool, "SELECT a.mw_id, a.skymap FROM watchmaps w JOIN "
+                                   "mma_areas a ON a.mw_id = w.mw_id WHERE w.ar_id=%s",
+                             (ar_id,))
+    if row is None or not row["skymap"]:
+        return None
+    return row["mw_id"], await asyncio.get_running_loop().run_in_executor(
+        None, skymap_from_bytes, bytes(row["skymap"]), f"mma_areas {row['mw_id']}")
+
+
+async def _gw_hits(pool, oid: str, gw: tuple[int, SkyMap], ids: list, ra: np.ndarray,
+                   dec: np.ndarray) -> None:
+    """Upsert ``mma_area_hits`` of objects at ``ra``, ``dec`` inside the watchmap."""
+    mw_id, skymap = gw
+    values = evaluate_skymap(ra, dec, skymap)
+    known = np.flatnonzero(~np.isnan(values.contour)).tolist()
+    await db.execute_many(
+        pool, f"INSERT INTO mma_area_hits ({oid}, mw_id, contour, probdens) VALUES "
+              "(%s, %s, %s, %s) ON DUPLICATE KEY UPDATE contour=VALUES(contour), "
+              "probdens=VALUES(probdens)",
+        [(ids[i], mw_id, float(values.contour[i]), float(values.probdens[i])) for i in known])
 
 
 async def hits(pool, ar_id: int, object_column: str, limit: int = 1000) -> list[dict]:

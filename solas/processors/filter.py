@@ -1,8 +1,8 @@
 """The filter processor: features, sky matches, MariaDB, then every active filter.
 
 Per batch of ``sherlocked`` alerts: light-curve features (:mod:`solas.features`),
-watchlist and watchmap matches (:class:`~solas.processors.sky.SkyState`), one bulk
-upsert per table (``objects`` only ever moves forward in time), then every active
+watchlist, watchmap and GW sky-map matches (:class:`~solas.processors.sky.SkyState`),
+one bulk upsert per table (``objects`` only ever moves forward in time), then every active
 filter on the batch's objects (:mod:`solas.processors.filters`).  Matches go to the
 filter's topic (output 2-4), the ``live`` topic and the e-mail digest queue
 (output 1).  Kafka output and the batch's consumer offsets are committed in one
@@ -31,8 +31,9 @@ from solas.processors.filters import (RUN_ON_ALERT, ActiveFilter, FilterRun,
                                       load_active_filters, record_errors, run_filters)
 from solas.processors.ingest import RAW_TIMESTAMP_HEADER
 from solas.processors.retry import until_done
-from solas.processors.sky import SkyState
+from solas.processors.sky import GwMap, SkyState
 from solas.settings import Settings
+from solas.skymatch import MocMatches, evaluate_skymap
 from solas.stores import mariadb
 from solas.surveys import Alert
 from solas.topics import LIVE, ensure_topics, stage_topic
@@ -132,8 +133,19 @@ def _features_or_keys(survey: str, alert: Alert, context: dict) -> dict:
                 TIME_COLUMNS[survey]: alert.mjd + (2400000.5 if survey == "ztf" else 0)}
 
 
-def hit_rows(survey: str, parsed: Parsed, sky: SkyState) -> tuple[list[dict], list[dict]]:
-    """watchlist_hits and area_hits rows of the batch."""
+class Hits(NamedTuple):
+    """The hit rows of a batch, one list per table."""
+
+    watchlist: list[dict]
+    """``watchlist_hits``"""
+    areas: list[dict]
+    """``area_hits``"""
+    gw: list[dict]
+    """``mma_area_hits``"""
+
+
+def hit_rows(survey: str, parsed: Parsed, sky: SkyState) -> Hits:
+    """watchlist_hits, area_hits and mma_area_hits rows of the batch."""
     oid = OBJECT_ID[survey]
     ra = np.array([a.ra for a in parsed.alerts], dtype=float)
     dec = np.array([a.dec for a in parsed.alerts], dtype=float)
@@ -146,7 +158,27 @@ def hit_rows(survey: str, parsed: Parsed, sky: SkyState) -> tuple[list[dict], li
     mocs = sky.mocs.match_to_mocs(ra, dec)
     areas = [{oid: ids[i], "ar_id": int(a)} for i, a in zip(mocs.alert_index.tolist(),
                                                             mocs.ar_id)]
-    return watchlist, areas
+    return Hits(watchlist, areas, gw_hit_rows(oid, ids, ra, dec, mocs, sky.gw_maps))
+
+
+def gw_hit_rows(oid: str, ids: list, ra: np.ndarray, dec: np.ndarray, mocs: MocMatches,
+                gw_maps: dict[int, GwMap]) -> list[dict]:
+    """``mma_area_hits`` rows: the alerts that the merged watchmap index put inside a
+    watchmap made from a GW sky map, with the map's contour (%) and probability density
+    (deg^-2) at each.  Only the maps with hits are evaluated, each on its hits alone."""
+    if not gw_maps or mocs.alert_index.size == 0:
+        return []
+    rows = []
+    gw_ids = np.fromiter(gw_maps, dtype=np.int64, count=len(gw_maps))
+    for ar_id in np.unique(mocs.ar_id[np.isin(mocs.ar_id, gw_ids)]).tolist():
+        gw = gw_maps[ar_id]
+        alert = mocs.alert_index[mocs.ar_id == ar_id]
+        values = evaluate_skymap(ra[alert], dec[alert], gw.skymap)
+        known = ~np.isnan(values.contour)  # the stored pixels are the watchmap's region
+        rows += [{oid: ids[i], "mw_id": gw.mw_id, "contour": c, "probdens": p}
+                 for i, c, p in zip(alert[known].tolist(), values.contour[known].tolist(),
+                                    values.probdens[known].tolist())]
+    return rows
 
 
 def _clean(value: Any) -> Any:
@@ -282,14 +314,15 @@ class FilterProcessor:
         with metrics.STAGE_STEP_DURATION.labels(STAGE, "features").time():
             objects = object_rows(survey, parsed, now)
         with metrics.STAGE_STEP_DURATION.labels(STAGE, "sky").time():
-            watchlist, areas = hit_rows(survey, parsed, self.sky)
+            hits = hit_rows(survey, parsed, self.sky)
         sherlock = [{oid: a.object_id, **s} for a, s in zip(parsed.alerts, parsed.sherlock)
                     if s]
         with metrics.STAGE_STEP_DURATION.labels(STAGE, "mariadb").time():
             await upsert(self.pool, "objects", objects, TIME_COLUMNS[survey])
             await asyncio.gather(upsert(self.pool, "sherlock_classifications", sherlock),
-                                 upsert(self.pool, "watchlist_hits", watchlist),
-                                 upsert(self.pool, "area_hits", areas))
+                                 upsert(self.pool, "watchlist_hits", hits.watchlist),
+                                 upsert(self.pool, "area_hits", hits.areas),
+                                 upsert(self.pool, "mma_area_hits", hits.gw))
 
     def outgoing(self, runs: Sequence[FilterRun], parsed: Parsed,
                  already: frozenset = frozenset()) -> Outgoing:

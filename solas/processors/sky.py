@@ -5,9 +5,10 @@ it owns.  MariaDB is the source of truth (the portal writes it, then publishes t
 id on ``watchlist-changes`` / ``watchmap-changes``).  Each worker reads those change
 topics in full with its own consumer (no consumer group: all partitions, like a
 faust GlobalTable's changelog reader) and reloads just the changed watchlist or
-watchmap with one bulk query: live within seconds, and no per-alert database
-round trip.  Start-up notes the change topics' end offsets before loading
-everything, so no change made during the load is missed.
+watchmap (with the GW sky map it was made from, if any) with one bulk query: live
+within seconds, and no per-alert database round trip.  Start-up notes the change
+topics' end offsets before loading everything, so no change made during the load is
+missed.
 
 A faust ``GlobalTable`` was not used: with several workers it is known not to
 replicate to all of them (faust-streaming issue #283).
@@ -21,10 +22,12 @@ from typing import Callable, NamedTuple
 import numpy as np
 import orjson
 from aiokafka import AIOKafkaConsumer
+from mocpy import MOC
 
 from solas import metrics
 from solas.settings import Settings
-from solas.skymatch import ConeIndex, MocIndex, WatchlistCones, read_moc_fits
+from solas.skymatch import (ConeIndex, MocIndex, SkyMap, WatchlistCones, read_moc_fits,
+                            skymap_from_bytes)
 from solas.stores import mariadb
 from solas.topics import WATCHLIST_CHANGES, WATCHMAP_CHANGES, end_offsets, stage_topic
 
@@ -55,13 +58,37 @@ def load_watchlist(cursor, wl_id: int) -> WatchlistCones | None:
         default_radius_arcsec=float(head[0] or 2.0))
 
 
-def load_watchmap(cursor, ar_id: int):
-    """The MOC of an active watchmap (None if it is gone or inactive)."""
-    cursor.execute("SELECT moc, active FROM watchmaps WHERE ar_id=%s", (ar_id,))
+class GwMap(NamedTuple):
+    """The GW sky map a watchmap was made from (``mma_areas``)."""
+
+    mw_id: int
+    skymap: SkyMap
+    """Its pixels within the watchmap's credible region (the watchmap's MOC)."""
+
+
+class Watchmap(NamedTuple):
+    """An active watchmap as the filter stage needs it."""
+
+    moc: MOC
+    gw: GwMap | None
+
+
+def load_watchmap(cursor, ar_id: int) -> Watchmap | None:
+    """The MOC of an active watchmap and its GW sky map if it was made from one (None if
+    the watchmap is gone or inactive)."""
+    cursor.execute("SELECT w.moc, w.active, w.mw_id, a.skymap FROM watchmaps w "
+                   "LEFT JOIN mma_areas a ON a.mw_id = w.mw_id WHERE w.ar_id=%s", (ar_id,))
     row = cursor.fetchone()
     if row is None or not row[1] or not row[0]:
         return None
-    return read_moc_fits(bytes(row[0]), f"watchmap {ar_id}")
+    moc = read_moc_fits(bytes(row[0]), f"watchmap {ar_id}")
+    gw = None
+    if row[2] is not None and row[3]:
+        try:
+            gw = GwMap(int(row[2]), skymap_from_bytes(bytes(row[3]), f"mma_areas {row[2]}"))
+        except ValueError as exc:  # the MOC still matches; only the GW values are lost
+            log.error("watchmap %d: GW sky map not loaded: %s", ar_id, exc)
+    return Watchmap(moc, gw)
 
 
 def active_ids(cursor) -> tuple[list[int], list[int]]:
@@ -87,12 +114,14 @@ class SkyState:
         self.settings = settings
         self.cones = ConeIndex()
         self.mocs = MocIndex()
+        self.gw_maps: dict[int, GwMap] = {}
+        """GW sky maps of the active watchmaps made from one, by watchmap id."""
         self._task: asyncio.Task | None = None
         self.kinds = {stage_topic(settings, WATCHLIST_CHANGES): "watchlist",
                       stage_topic(settings, WATCHMAP_CHANGES): "watchmap"}
 
     def _fetch(self, changes: list[Change]) -> list[tuple[Change, object]]:
-        """(change, cones or MOC or None) for each change: blocking MariaDB reads, run
+        """(change, cones or Watchmap or None) for each change: blocking MariaDB reads, run
         in an executor; a malformed stored item is logged and dropped, never fatal."""
         fetched = []
         with mariadb.connect(self.settings) as conn, conn.cursor() as cursor:
@@ -114,11 +143,15 @@ class SkyState:
                     self.cones.add_watchlist(item)
             else:
                 self.mocs.remove_moc(change.key)
+                self.gw_maps.pop(change.key, None)
                 if item is not None:
-                    self.mocs.add_moc(change.key, item)
+                    self.mocs.add_moc(change.key, item.moc)
+                    if item.gw is not None:
+                        self.gw_maps[change.key] = item.gw
         self.mocs.build()
         metrics.SKY_INDEX_ITEMS.labels("cones").set(len(self.cones))
         metrics.SKY_INDEX_ITEMS.labels("watchmaps").set(len(self.mocs))
+        metrics.SKY_INDEX_ITEMS.labels("gw_maps").set(len(self.gw_maps))
 
     async def apply(self, changes: list[Change]) -> None:
         """Reload the watchlists and watchmaps named in ``changes``."""

@@ -152,7 +152,8 @@ def _user_tables(object_col: Column) -> list[TableSpec]:
             C("mocimage", "bytes", "sky preview PNG"), C("area_deg2", "double", "deg^2"),
             C("active", "bool", default="0"), C("public", "bool", default="0"),
             C("created", "datetime", default="CURRENT_TIMESTAMP(6)"),
-            C("modified", "datetime"), C("expires", "datetime")),
+            C("modified", "datetime"), C("expires", "datetime"),
+            C("mw_id", "int", "the GW sky map (mma_areas) it was made from, if any")),
             ("ar_id",), "Watchmaps (MOC sky regions)", indexes=(("user",),),
             auto_increment="ar_id"),
         TableSpec("area_hits", (object_col, C("ar_id", "int", nullable=False)),
@@ -161,7 +162,12 @@ def _user_tables(object_col: Column) -> list[TableSpec]:
             C("mw_id", "int", nullable=False), C("event_id", "varchar(64)"),
             C("event_date", "datetime"), C("moc10", "bytes"), C("moc50", "bytes"),
             C("moc90", "bytes"), C("area90_deg2", "double", "deg^2"),
-            C("params", "json", "event parameters")),
+            C("params", "json", "event parameters"),
+            C("level", "double", "credible region whose alerts are recorded in "
+                                 "mma_area_hits, %"),
+            C("skymap", "bytes", "the map's pixels within that region "
+                                 "(solas.skymatch.skymap_to_bytes)"),
+            C("created", "datetime", default="CURRENT_TIMESTAMP(6)")),
             ("mw_id",), "Gravitational-wave and other multi-messenger sky maps",
             indexes=(("event_id",),), auto_increment="mw_id"),
         TableSpec("mma_area_hits", (

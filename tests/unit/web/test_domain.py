@@ -1,8 +1,14 @@
 """Form readers of filters, watchlists, watchmaps and annotations; the object answer."""
 from __future__ import annotations
 
-import pytest
+import datetime as dt
+import io
 
+import numpy as np
+import pytest
+from astropy.io import fits
+
+from solas.skymatch import read_moc_fits, read_skymap, skymap_from_bytes
 from web import annotations, filters, objects, watchlists, watchmaps
 from web.forms import BadRequest
 from web.queries import visibility
@@ -71,6 +77,48 @@ def test_watchmap_uploads(settings_data_dir):
     assert gw.preview_png[:4] == b"\x89PNG"
     with pytest.raises(BadRequest, match="(?s)not a MOC .* nor a HEALPix sky map"):
         watchmaps.read_upload(b"SIMPLE  =                    T", "junk")
+
+
+def test_a_gw_upload_describes_its_event(settings_data_dir):
+    sky = settings_data_dir / "skymaps"
+    upload = watchmaps.read_upload((sky / "MS181101ab.mock.bayestar.fits").read_bytes(),
+                                   "MS181101ab.mock.bayestar.fits", 0.9)
+    gw = upload.gw
+    assert gw.event_id == "MS181101ab" and gw.level == 90.0
+    assert gw.event_date == dt.datetime(2018, 11, 1, 22, 22, 46, 654437)
+    shipped = read_moc_fits((sky / "MS181101ab.mock.90pct.moc.fits").read_bytes())
+    assert read_moc_fits(gw.moc90) == shipped and gw.area90_deg2 == pytest.approx(31.0, abs=0.05)
+    assert read_moc_fits(gw.moc10).sky_fraction < read_moc_fits(gw.moc50).sky_fraction
+    assert gw.params["DISTMEAN"] == pytest.approx(39.77, abs=0.01)
+    assert gw.params["INSTRUME"] == "H1,L1,V1" and gw.params["CREATOR"] == "BAYESTAR"
+    assert gw.params["area10_deg2"] < gw.params["area50_deg2"] < gw.area90_deg2
+    region = skymap_from_bytes(gw.skymap)
+    assert region.max_level == 0.9 and region.credible_region_moc(0.9) == shipped
+    assert watchmaps.read_upload((sky / "MS181101ab.mock.90pct.moc.fits").read_bytes(),
+                                 "m").gw is None
+
+
+def test_gw_event_ids_and_dates_fall_back():
+    skymap = read_skymap(flat_map_bytes(), max_level=0.999)
+    gw = watchmaps.gw_area(skymap, "GW190814.LALInference.v1.fits.gz", 1.0)
+    assert gw.event_id == "GW190814" and gw.event_date is None
+    assert gw.level == pytest.approx(99.9)  # hits recorded up to 99.9% at most
+    assert watchmaps.event_date({"MJD-OBS": 58423.93248442635}) == pytest.approx(
+        dt.datetime(2018, 11, 1, 22, 22, 46, 654437), abs=dt.timedelta(milliseconds=1))
+    assert watchmaps.event_date({"DATE-OBS": "garbage", "MJD-OBS": 58000.0}) == \
+        dt.datetime(2017, 9, 4)
+
+
+def flat_map_bytes():
+    """An nside-2 flat NESTED map with no OBJECT nor date."""
+    prob = np.linspace(1.0, 2.0, 48)
+    table = fits.BinTableHDU.from_columns([fits.Column(name="PROB", format="D",
+                                                       array=prob / prob.sum())])
+    table.header.update(PIXTYPE="HEALPIX", ORDERING="NESTED", COORDSYS="C", NSIDE=2,
+                        INDXSCHM="IMPLICIT")
+    buf = io.BytesIO()
+    fits.HDUList([fits.PrimaryHDU(), table]).writeto(buf)
+    return buf.getvalue()
 
 
 def test_annotation_messages():
