@@ -8,8 +8,7 @@ repeated annotation does not re-run filters.
 from __future__ import annotations
 
 from agents.app import app, settings
-from agents.filter import _processor as filter_processor
-from agents.filter import _record
+from agents.filter_processor import filter_processor, filter_record
 from agents.topics import annotations
 from solas.processors.annotation import AnnotationProcessor
 
@@ -23,8 +22,16 @@ async def annotate(stream):
     processor = AnnotationProcessor(await filter_processor("annotation"),
                                     annotation_state)
     async for events in stream.take_events(settings.batch_size, within=settings.batch_timeout_s):
-        updates = await processor.process([_record(e) for e in events])
-        for update in updates:  # the RocksDB store files a key under its event's partition
-            stream._set_current_event(events[update.index])
-            annotation_state[update.key] = update.value
-        stream._set_current_event(None)
+        updates = await processor.process([filter_record(e) for e in events])
+        # The RocksDB store files a key under its event's partition, so each write is
+        # made with its own event current.  take_events fills the next batch meanwhile
+        # and reads the stream's current event when it resumes: put back the one it
+        # set (no await in between), never None, or it crashes or files the next
+        # message under a wrong event.
+        previous = stream.current_event
+        try:
+            for update in updates:
+                stream._set_current_event(events[update.index])
+                annotation_state[update.key] = update.value
+        finally:
+            stream._set_current_event(previous)

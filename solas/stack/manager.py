@@ -128,6 +128,36 @@ def down(settings: Settings, path: str | None = None) -> None:
     say("stack stopped")
 
 
+def service(settings: Settings, name: str, path: str | None = None) -> Service:
+    """The service called *name* (``kafka``, ``cassandra``, ``mariadb``, ``prometheus``)."""
+    for svc in services(settings, path):
+        if svc.name == name:
+            return svc
+    known = ", ".join(kind.name for kind in SERVICE_TYPES)
+    raise StackError(f"no service {name!r} in the stack; choose from {known}")
+
+
+def stop_service(settings: Settings, name: str, path: str | None = None) -> None:
+    """Stop one service by pid (SIGTERM, then SIGKILL after its timeout), leaving the
+    others and the workers running: for fault drills."""
+    service(settings, name, path).stop()
+    say(f"{name}: stopped")
+
+
+def start_service(settings: Settings, name: str, path: str | None = None) -> str:
+    """Start one service unless it is ready; return once it answers a real request.
+    A summary line."""
+    message = service(settings, name, path).ensure_up()
+    say(message)
+    return message
+
+
+def restart_service(settings: Settings, name: str, path: str | None = None) -> str:
+    """Stop one service, then start it again and wait until it answers."""
+    stop_service(settings, name, path)
+    return start_service(settings, name, path)
+
+
 def status(settings: Settings, path: str | None = None) -> dict[str, ServiceStatus]:
     """State of each service: our process running, and answering a real request."""
     return _each(settings, path, Service.status)

@@ -6,12 +6,15 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from solas.settings import Settings, load_settings
 from solas.db import init_all
 from solas.stack import down, up
+from solas.stores import mariadb
+from solas.topics import filter_topic
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -57,3 +60,34 @@ def ztf(stack: Settings, isolate) -> Settings:
     settings = isolate(stack, "ztf")
     init_all(settings)
     return settings
+
+
+def execute(settings: Settings, sql: str, params: tuple = ()) -> int:
+    """Run one statement on the deployment's database; its last row id."""
+    with mariadb.connect(settings) as conn, conn.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.lastrowid
+
+
+def make_user(settings: Settings) -> int:
+    """A new portal user (no password); its id."""
+    name = f"astro-{uuid.uuid4().hex[:6]}"
+    return execute(settings, "INSERT INTO users (username, email) VALUES (%s, %s)",
+                   (name, f"{name}@example.org"))
+
+
+def make_filter(settings: Settings, user: int, tables: str, conditions: str, selected: str,
+                run: int = 1, output: int = 2) -> int:
+    """An active filter of ``user`` (run 1: on alerts; output 2: its Kafka topic); its id."""
+    fid = execute(settings, "INSERT INTO filters (user, name, selected, tables, conditions, "
+                  "run, output) VALUES (%s, 'test', %s, %s, %s, %s, %s)",
+                  (user, selected, tables, conditions, run, output))
+    execute(settings, "UPDATE filters SET topic_name=%s WHERE id=%s",
+            (filter_topic(settings, fid), fid))
+    return fid
+
+
+@pytest.fixture(scope="session")
+def db_helpers() -> SimpleNamespace:
+    """:func:`execute`, :func:`make_user` and :func:`make_filter`, for test modules."""
+    return SimpleNamespace(execute=execute, make_user=make_user, make_filter=make_filter)

@@ -1,0 +1,39 @@
+"""The filter processor of a worker, shared by the filter and annotation agents.
+
+Kept apart from :mod:`agents.filter` so that importing it registers no agent: a
+worker started with ``--agents annotation`` must not also consume ``sherlocked``.
+"""
+from __future__ import annotations
+
+from aiokafka import AIOKafkaProducer
+
+from agents.app import app, settings
+from solas.processors.filter import FilterProcessor, Record
+from solas.processors.sky import SkyState
+from solas.stack.mariadb import READONLY_PASSWORD, READONLY_USER
+from solas.stores import mariadb
+
+
+async def filter_processor(role: str = "filter") -> FilterProcessor:
+    """A filter processor with its own pools and transactional producer (one
+    transactional id per worker and role, so agents never fence each other)."""
+    pool = await mariadb.open_pool(settings, maxsize=4)
+    ro_pool = await mariadb.open_pool(settings, READONLY_USER, READONLY_PASSWORD,
+                                      maxsize=settings.filter_connections)
+    sky = SkyState(settings)
+    await sky.start()
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka, enable_idempotence=True,
+        transactional_id=f"{settings.app_id}-{role}-{settings.worker_id}",
+        max_request_size=settings.max_message_bytes, linger_ms=5)
+    await producer.start()
+    processor = FilterProcessor(settings, pool, ro_pool, sky, producer, app.conf.id)
+    await processor.refresh_filters(force=True)
+    return processor
+
+
+def filter_record(event) -> Record:
+    """The processor's record of a faust event: key, value, headers and origin."""
+    message = event.message
+    return Record(message.key, event.value, dict(message.headers or ()), message.tp,
+                  message.offset)
