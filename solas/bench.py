@@ -1,5 +1,8 @@
 """``solas bench``: measure a stage on the running local stack with cloned real alerts.
 
+(The filter stage is in :mod:`solas.bench_filter`, the whole pipeline under a paced
+replay, ``--stage all``, in :mod:`solas.bench_all`.)
+
 Ingest stage: N clones of the shipped alerts of the configured survey are
 produced to a fresh raw topic (a backlog, or at ``--rate``), then a dedicated
 worker (its own consumer group and metrics port) ingests them.  Throughput
@@ -214,9 +217,13 @@ def run_bench(settings: Settings, stage: str, n: int, rate: float | None,
     elif stage == "filter":
         from solas.bench_filter import bench_filter
         result = bench_filter(settings, n, [Path(p) for p in source or ()])
+    elif stage == "all":
+        from solas.bench_all import DEFAULT_RATE, bench_all
+        plot = Path(json_path).with_suffix(".png") if json_path else Path("bench-all.png")
+        result = bench_all(settings, n, rate or DEFAULT_RATE, [Path(p) for p in source or ()],
+                           plot)
     else:
-        raise SystemExit(f"stage {stage!r} is not built yet; available: ingest, sherlock, "
-                         "filter")
+        raise SystemExit(f"unknown stage {stage!r}; available: ingest, sherlock, filter, all")
     text = json.dumps(result, indent=2)
     print(text)
     if json_path:

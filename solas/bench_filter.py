@@ -46,7 +46,18 @@ def bench_settings(settings: Settings) -> Settings:
         app_id=f"solas-bench-{tag}", raw_topic_name=f"bench-{tag}-alerts-{settings.survey}")
 
 
-def _positions(messages, survey: str, n: int = 2000) -> tuple[np.ndarray, np.ndarray]:
+def prepare_bench_database(s: Settings) -> None:
+    """Empty the bench's own database, create the schemas and load the catalogues."""
+    print(f"setting up database {s.mariadb['db']} (emptied) and topics "
+          f"{s.topic_namespace}* ...")
+    with mariadb.connect(s, database=False) as conn, conn.cursor() as cursor:
+        cursor.execute(f"DROP DATABASE IF EXISTS `{s.mariadb['db']}`")  # the bench's own
+    init_all(s)
+    load_catalogues(s)
+
+
+def alert_positions(messages, survey: str, n: int = 2000) -> tuple[np.ndarray, np.ndarray]:
+    """Positions (deg) of the first ``n`` of ``messages``: some watchlists sit on them."""
     alerts = [normalise(decode_packet(m.value, survey), survey) for m in messages[:n]]
     return np.array([a.ra for a in alerts]), np.array([a.dec for a in alerts])
 
@@ -97,14 +108,9 @@ def bench_filter(settings: Settings, n: int, source: list[Path]) -> dict:
     """Run the filter-stage benchmark; returns the results dictionary."""
     s = bench_settings(settings)
     source = source or [s.data_dir / "alerts" / s.survey]
-    print(f"setting up database {s.mariadb['db']} (emptied) and topics "
-          f"{s.topic_namespace}* ...")
-    with mariadb.connect(s, database=False) as conn, conn.cursor() as cursor:
-        cursor.execute(f"DROP DATABASE IF EXISTS `{s.mariadb['db']}`")  # the bench's own
-    init_all(s)
-    load_catalogues(s)
+    prepare_bench_database(s)
     messages = make_messages(s, n, source)
-    workload = create_workload(s, _positions(messages, s.survey))
+    workload = create_workload(s, alert_positions(messages, s.survey))
     print(f"workload: {len(workload.watchlists)} watchlists ({workload.cones} cones), "
           f"{len(workload.watchmaps)} watchmaps, {len(workload.filters)} filters")
     asyncio.run(produce(s, messages, s.raw_topic, total=n))

@@ -150,10 +150,12 @@ def build_parser() -> argparse.ArgumentParser:
                    ).set_defaults(func=_demo)
 
     bn = sub.add_parser("bench", help="benchmark a stage on the running stack")
-    bn.add_argument("--stage", default="ingest", choices=["ingest", "sherlock", "filter"])
+    bn.add_argument("--stage", default="ingest", choices=["ingest", "sherlock", "filter", "all"])
     bn.add_argument("--alerts", type=int, default=20000)
-    bn.add_argument("--rate", type=float, help="replay rate, alerts/s (default: backlog)")
-    bn.add_argument("--json", help="write the results to this JSON file")
+    bn.add_argument("--rate", type=float, help="replay rate, alerts/s (default: a backlog; 333, the Rubin mean, "
+                    "for --stage all)")
+    bn.add_argument("--json", help="write the results to this JSON file (--stage all: "
+                    "and the plots beside it as .png)")
     bn.add_argument("--source", nargs="+",
                     help="alert files or folders to clone (default: all shipped alerts)")
     bn.set_defaults(func=_bench)

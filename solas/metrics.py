@@ -31,6 +31,10 @@ CASSANDRA_SKIPPED = Counter("solas_cassandra_skipped_rows",
                             "Light-curve points not rewritten: already stored")
 CASSANDRA_UNKEYED = Counter("solas_cassandra_unkeyed_rows",
                             "Light-curve points not stored: a key column is missing")
+CASSANDRA_BUSY_WAITS = Counter("solas_cassandra_busy_waits_statements",
+                               "Statements sent again after waiting: the Cassandra "
+                               "connection was busy (Cassandra reading more slowly than "
+                               "the worker sends)")
 STAGE_RETRIES = Counter("solas_stage_retries_batches",
                         "Batch steps that failed (a store or registry away) and were retried",
                         ["stage", "step"])

@@ -12,7 +12,7 @@ import asyncio
 import time
 import zlib
 from pathlib import Path
-from typing import Iterable, Iterator, NamedTuple
+from typing import Callable, Iterable, Iterator, NamedTuple
 
 import numpy as np
 from aiokafka import AIOKafkaProducer
@@ -101,13 +101,16 @@ def producer(settings: Settings) -> AIOKafkaProducer:
 
 async def produce(settings: Settings, messages: Iterable[Message], topic: str,
                   rate: float | None = None, total: int | None = None,
-                  progress: bool = True) -> tuple[int, float]:
+                  progress: bool = True, on_acked: Callable[[int], None] | None = None
+                  ) -> tuple[int, float]:
     """Send ``messages`` to ``topic`` at most ``rate`` per second; returns
-    (messages sent, seconds).  Returns when the broker has acknowledged all."""
+    (messages sent, seconds).  Returns when the broker has acknowledged all.
+    ``on_acked(k)`` is told each time k more messages are acknowledged."""
     kafka = producer(settings)
     await kafka.start()
     start = time.monotonic()
     sent = 0
+    window = max(1, min(WINDOW, int(rate / 10))) if rate else WINDOW  # paced: ack often
     bar = tqdm(total=total, unit="alert", desc=f"replay -> {topic}", disable=not progress,
                mininterval=0.5)
     try:
@@ -115,20 +118,27 @@ async def produce(settings: Settings, messages: Iterable[Message], topic: str,
         for message in messages:
             pending.append(await kafka.send(topic, message.value, key=message.key))
             sent += 1
-            if len(pending) >= WINDOW:
-                await asyncio.gather(*pending)
-                bar.update(len(pending))
+            if len(pending) >= window:
+                await _acknowledged(pending, bar, on_acked)
                 pending = []
             if rate:
                 ahead = sent / rate - (time.monotonic() - start)
                 if ahead > 0:
                     await asyncio.sleep(ahead)
-        await asyncio.gather(*pending)
-        bar.update(len(pending))
+        await _acknowledged(pending, bar, on_acked)
     finally:
         bar.close()
         await kafka.stop()
     return sent, time.monotonic() - start
+
+
+async def _acknowledged(pending: list, bar: tqdm, on_acked: Callable[[int], None] | None
+                        ) -> None:
+    """Wait for the broker's acknowledgement of ``pending``; count them."""
+    await asyncio.gather(*pending)
+    bar.update(len(pending))
+    if on_acked:
+        on_acked(len(pending))
 
 
 async def replay(settings: Settings, paths: list[str], rate: float | None = None,

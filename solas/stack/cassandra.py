@@ -101,6 +101,9 @@ class CassandraService(JvmService):
             # One object's light curve (up to ~2,000 Rubin points) is one unlogged batch.
             "batch_size_warn_threshold": "512KiB",
             "batch_size_fail_threshold": "16MiB",
+            # The ingest batches many partitions that share replicas into one unlogged
+            # batch (one request instead of one per partition): expected, not a warning.
+            "unlogged_batch_across_partitions_warn_threshold": 100000,
         }
 
     def prepare(self) -> None:

@@ -1,8 +1,10 @@
 """Cassandra store: light curves and cutouts, written in batches.
 
-Rows are grouped per object partition into unlogged single-partition batches,
-bound to prepared statements and sent with ``execute_async`` (many in flight,
-no per-alert round trip).  Each row's INSERT names only its non-null columns,
+Rows are bound to prepared statements and grouped into unlogged batches of rows
+whose partitions share their replicas (so a batch goes whole to the nodes that
+own it, through the token-aware policy), then sent with ``execute_async`` (many
+in flight, no per-alert round trip).  Few large batches cost both the worker and
+Cassandra far less CPU per row than one statement per partition.  Each row's INSERT names only its non-null columns,
 so no tombstones are written, and every write is a keyed upsert: replaying an
 alert rewrites the same rows and never duplicates them.
 """
@@ -12,15 +14,18 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict, defaultdict
-from typing import Iterable, NamedTuple, Sequence
+from typing import Iterable, Iterator, NamedTuple, Sequence
 
 import struct
 
 from cassandra import ConsistencyLevel, InvalidRequest
-from cassandra.cluster import Cluster, ExecutionProfile, EXEC_PROFILE_DEFAULT, Session
-from cassandra.policies import DCAwareRoundRobinPolicy
-from cassandra.query import BatchStatement, BatchType, PreparedStatement
+from cassandra.cluster import (Cluster, ExecutionProfile, EXEC_PROFILE_DEFAULT, NoHostAvailable,
+                               Session)
+from cassandra.connection import ConnectionBusy
+from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
+from cassandra.query import BatchStatement, BatchType, BoundStatement, PreparedStatement, Statement
 
+from solas import metrics
 from solas.schema.columns import TableSpec, cql_add_columns, cql_create, cql_insert
 from solas.schema.tables import CUTOUT_TYPES, KEY_ALIASES, cutout_table, lightcurve_tables
 from solas.settings import Settings
@@ -29,8 +34,11 @@ from solas.surveys import Alert
 log = logging.getLogger(__name__)
 # Errors that retrying cannot cure: the data of some alert does not fit the table.
 PERMANENT_WRITE_ERRORS = (InvalidRequest, TypeError, ValueError, OverflowError, struct.error)
-ROWS_PER_BATCH = 64
-MAX_IN_FLIGHT = 128
+ROWS_PER_BATCH = 500          # light-curve rows per unlogged batch
+STAMP_BYTES_PER_BATCH = 256 * 1024  # cutout bytes per batch (Cassandra warns above 512 KiB)
+MAX_IN_FLIGHT = 32
+#: Waits (s) before sending a statement again while the connection is busy; about 10 s.
+BUSY_WAIT_S = (0.005, 0.01, 0.02, 0.05, 0.1, 0.2) + (0.5,) * 19
 
 
 class WriteStats(NamedTuple):
@@ -47,7 +55,8 @@ class WriteStats(NamedTuple):
 def connect(settings: Settings, timeout_s: float = 30.0) -> tuple[Cluster, Session]:
     """Open a session on the configured Cassandra hosts."""
     profile = ExecutionProfile(
-        load_balancing_policy=DCAwareRoundRobinPolicy(local_dc=settings.cassandra_dc),
+        load_balancing_policy=TokenAwarePolicy(
+            DCAwareRoundRobinPolicy(local_dc=settings.cassandra_dc)),
         consistency_level=ConsistencyLevel.LOCAL_ONE, request_timeout=timeout_s)
     cluster = Cluster(settings.cassandra_contact_points, port=settings.cassandra_port,
                       execution_profiles={EXEC_PROFILE_DEFAULT: profile},
@@ -59,8 +68,6 @@ def connect(settings: Settings, timeout_s: float = 30.0) -> tuple[Cluster, Sessi
 def connect_with_retries(settings: Settings, attempts: int = 10) -> tuple[Cluster, Session]:
     """:func:`connect`, retried with back-off: a worker starting while Cassandra is busy
     or restarting waits for it instead of crashing."""
-    from cassandra.cluster import NoHostAvailable
-
     for attempt in range(attempts - 1):
         try:
             return connect(settings)
@@ -190,34 +197,44 @@ class CassandraStore:
                         new[alert.object_id].add(point)
         return rows, new, skipped, unkeyed
 
-    def _bound_rows(self, kind: str, rows: Iterable[dict]) -> list[tuple]:
-        """(prepared statement, values) per row, naming only its non-null columns."""
+    def _bound_rows(self, kind: str, rows: Iterable[dict]) -> list[BoundStatement]:
+        """One bound INSERT per row, naming only its non-null columns."""
         names = self.tables[kind].column_names
         bound = []
         for row in rows:
             present = tuple(n for n in names if row.get(n) is not None)
-            bound.append((self._insert(kind, present), [row[n] for n in present]))
+            bound.append(self._insert(kind, present).bind([row[n] for n in present]))
         return bound
 
     def _statements(self, rows: dict, alerts: Sequence[Alert]
                     ) -> tuple[list, dict[str, int], int]:
-        """(statements, rows per table, cutouts) for the rows of a batch."""
-        statements, counts = [], {}
-        for kind, keyed in rows.items():
-            counts[self.tables[kind].name] = len(keyed)
-            by_partition: dict = defaultdict(list)
-            for key, bound in zip(keyed, self._bound_rows(kind, keyed.values())):
-                by_partition[key[0]].append(bound)
-            statements += _partition_batches(by_partition.values())
-        cutouts = 0
+        """(statements, rows per table, cutouts) for the rows of a batch: unlogged
+        batches of rows whose partitions live on the same replicas."""
+        counts = {self.tables[kind].name: len(keyed) for kind, keyed in rows.items()}
+        points = [b for kind, keyed in rows.items() for b in self._bound_rows(kind, keyed.values())]
         ttl = self.settings.cutout_ttl_s
-        for alert in alerts:  # an alert's stamps share its source id: one partition
-            stamps = [(self.cutout_insert, (alert.source_id, kind, str(alert.object_id),
-                                            alert.cutouts[kind], ttl))
-                      for kind in CUTOUT_TYPES if alert.cutouts.get(kind)]
-            statements += _partition_batches([stamps])
-            cutouts += len(stamps)
-        return statements, counts, cutouts
+        stamps = [(self.cutout_insert.bind((alert.source_id, kind, str(alert.object_id),
+                                            alert.cutouts[kind], ttl)), len(alert.cutouts[kind]))
+                  for alert in alerts for kind in CUTOUT_TYPES if alert.cutouts.get(kind)]
+        statements = [*self._replica_batches([(b, 1) for b in points], ROWS_PER_BATCH),
+                      *self._replica_batches(stamps, STAMP_BYTES_PER_BATCH)]
+        return statements, counts, len(stamps)
+
+    def _replica_batches(self, sized: list[tuple[BoundStatement, int]], budget: int
+                         ) -> list[Statement]:
+        """Unlogged batches of the ``(statement, size)`` pairs, grouped by the replicas of
+        their partitions (so each batch goes whole to nodes that own all of it), each of
+        total size at most ``budget`` (a single statement stays unbatched)."""
+        groups: dict[tuple, list] = defaultdict(list)
+        metadata, keyspace = self.session.cluster.metadata, self.settings.cassandra_keyspace
+        replicas: dict[bytes, tuple] = {}
+        for statement, size in sized:
+            key = statement.routing_key
+            if key not in replicas:
+                replicas[key] = tuple(sorted(str(h.endpoint) for h in
+                                             metadata.get_replicas(keyspace, key)))
+            groups[replicas[key]].append((statement, size))
+        return [batch for group in groups.values() for batch in _batches(group, budget)]
 
     async def write_alerts(self, alerts: Sequence[Alert]) -> WriteStats:
         """Upsert every light-curve point and cutout of ``alerts``; returns when all
@@ -228,15 +245,38 @@ class CassandraStore:
         loop = asyncio.get_running_loop()
         slots = asyncio.Semaphore(MAX_IN_FLIGHT)
 
-        async def execute(statement, params) -> None:
+        async def execute(statement) -> None:
             async with slots:
-                await _as_future(self.session.execute_async(statement, params), loop)
+                await _executed(self.session, statement, loop)
 
-        await asyncio.gather(*(execute(stmt, params) for stmt, params in statements))
+        await asyncio.gather(*(execute(statement) for statement in statements))
         for object_id, points in new.items():
             self.written.add(object_id, points)
         return WriteStats(counts, cutouts, skipped, unkeyed, len(statements),
                           time.perf_counter() - start)
+
+
+async def _executed(session: Session, statement: Statement, loop: asyncio.AbstractEventLoop,
+                    busy_wait_s: float = BUSY_WAIT_S) -> None:
+    """Execute one statement; while the connection is busy (its socket buffer full:
+    Cassandra is reading more slowly than we send) wait and send it again, rather than
+    failing, and so retrying, the whole batch."""
+    for wait in busy_wait_s:
+        try:
+            await _as_future(session.execute_async(statement), loop)
+            return
+        except NoHostAvailable as exc:
+            if not _all_busy(exc):
+                raise
+        metrics.CASSANDRA_BUSY_WAITS.inc()
+        await asyncio.sleep(wait)
+    await _as_future(session.execute_async(statement), loop)
+
+
+def _all_busy(exc: NoHostAvailable) -> bool:
+    """True if every host refused only because its connection was busy."""
+    errors = list((exc.errors or {}).values())
+    return bool(errors) and all(isinstance(e, ConnectionBusy) for e in errors)
 
 
 def _with_keys(point: dict, keys: tuple[str, ...], object_id) -> dict:
@@ -251,19 +291,25 @@ def _with_keys(point: dict, keys: tuple[str, ...], object_id) -> dict:
     return row
 
 
-def _partition_batches(partitions: Iterable[list[tuple]]):
-    """Unlogged single-partition batches of at most ROWS_PER_BATCH bound rows."""
-    for bound in partitions:
-        for rows in _chunks(bound, ROWS_PER_BATCH):
-            if len(rows) == 1:
-                yield rows[0]
-                continue
-            batch = BatchStatement(batch_type=BatchType.UNLOGGED)
-            for insert, values in rows:
-                batch.add(insert, values)
-            yield batch, None
+def _batches(sized: list[tuple[BoundStatement, int]], budget: int) -> Iterator[Statement]:
+    """Unlogged batches of consecutive statements whose sizes add up to at most
+    ``budget``; a batch of one is sent as the bare statement."""
+    chunk: list[BoundStatement] = []
+    used = 0
+    for statement, size in sized:
+        if chunk and used + size > budget:
+            yield _batch(chunk)
+            chunk, used = [], 0
+        chunk.append(statement)
+        used += size
+    if chunk:
+        yield _batch(chunk)
 
 
-def _chunks(items: list, size: int):
-    for i in range(0, len(items), size):
-        yield items[i:i + size]
+def _batch(statements: list[BoundStatement]) -> Statement:
+    if len(statements) == 1:
+        return statements[0]
+    batch = BatchStatement(batch_type=BatchType.UNLOGGED)
+    for statement in statements:
+        batch.add(statement)
+    return batch

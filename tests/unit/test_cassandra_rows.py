@@ -22,3 +22,28 @@ def test_written_points_forget_the_least_recently_seen_object():
     assert written.known("a") == {("detections", (1.0, 1))}  # "a" is now the most recent
     written.add("c", [])
     assert written.known("b") == set() and written.known("a") and written.known("c") == set()
+
+
+def test_batches_keep_each_within_its_budget_and_send_a_lone_statement_bare():
+    from cassandra.query import BatchStatement, SimpleStatement
+    from solas.stores.cassandra import _batches
+
+    statements = [(SimpleStatement(f"INSERT {i}"), size) for i, size in
+                  enumerate([100, 100, 50, 300, 10])]
+    batches = list(_batches(statements, 250))
+    assert [len(b._statements_and_parameters) if isinstance(b, BatchStatement) else 1
+            for b in batches] == [3, 1, 1]
+    assert batches[1] is statements[3][0] and batches[2] is statements[4][0]
+
+
+def test_only_a_busy_connection_on_every_host_means_wait_and_send_again():
+    from cassandra import OperationTimedOut
+    from cassandra.cluster import NoHostAvailable
+    from cassandra.connection import ConnectionBusy
+    from solas.stores.cassandra import _all_busy
+
+    assert _all_busy(NoHostAvailable("x", {"h1": ConnectionBusy("busy"),
+                                           "h2": ConnectionBusy("busy")}))
+    assert not _all_busy(NoHostAvailable("x", {"h1": ConnectionBusy("busy"),
+                                               "h2": OperationTimedOut("slow")}))
+    assert not _all_busy(NoHostAvailable("x", {}))

@@ -1,0 +1,49 @@
+"""The pure parts of ``solas bench --stage all``: lag, percentiles, rates and the plots."""
+import numpy as np
+from PIL import Image
+
+from solas.bench_all import Sample, percentiles, stage_lag, windowed_p99
+from solas.bench_plot import plot_run, stage_rate_series
+
+
+def sample(t, produced, ingest, sherlock, filter_):
+    return Sample(t, produced, {"ingest": ingest, "sherlock": sherlock, "filter": filter_},
+                  {"worker-filter": 50.0}, {"worker-filter": 300.0})
+
+
+def test_lag_is_what_the_stage_upstream_finished_and_this_one_did_not():
+    assert stage_lag(sample(1.0, 1000, 900, 700, 400)) == {
+        "ingest": 100.0, "sherlock": 200.0, "filter": 300.0}
+
+
+def test_a_stage_ahead_of_its_sampled_upstream_counts_no_negative_lag():
+    assert stage_lag(sample(1.0, 10, 12, 12, 12))["ingest"] == 0.0
+
+
+def test_percentiles_match_numpy_and_are_none_without_data():
+    values = np.random.default_rng(3).exponential(2.0, 10_001)
+    got = percentiles(values)
+    assert got["p99"] == round(float(np.percentile(values, 99)), 3)
+    assert got["p50"] < got["p95"] < got["p99"]
+    assert percentiles(np.array([])) == {"p50": None, "p95": None, "p99": None}
+
+
+def test_windowed_p99_takes_each_window_on_its_own():
+    arrival = np.concatenate([np.linspace(0, 9.9, 100), np.linspace(10, 19.9, 100)])
+    latency = np.concatenate([np.full(100, 1.0), np.full(100, 5.0)])
+    assert windowed_p99(arrival, latency) == [(5.0, 1.0), (15.0, 5.0)]
+    assert windowed_p99(np.array([]), np.array([])) == []
+
+
+def test_stage_rate_is_the_smoothed_derivative_of_the_finished_count():
+    samples = [sample(float(t), 300 * t, 300 * t, 300 * t, 300 * t) for t in range(30)]
+    t, rate = stage_rate_series(samples, "filter")
+    assert len(t) == 25 and np.allclose(rate, 300.0)
+
+
+def test_plot_run_writes_a_png(tmp_path):
+    samples = [sample(float(t), 300 * t, 290 * t, 280 * t, 270 * t) for t in range(20)]
+    arrival = np.linspace(0, 19, 200)
+    plot_run(tmp_path / "run.png", 300.0, samples, arrival, 1 + arrival / 10)
+    with Image.open(tmp_path / "run.png") as image:
+        assert image.format == "PNG" and image.width > 500 and image.height > 800
