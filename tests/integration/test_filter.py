@@ -1,5 +1,7 @@
 """The filter stage on the real stack: two workers, a watchlist made while they run,
-active filters to their own topics, the live topic, and the watchdog on MariaDB.
+active filters to their own topics, the live topic, and the watchdog on MariaDB; filters
+of several shapes streamed over every shipped alert of each survey select the same
+objects as the same text run on demand.
 """
 from __future__ import annotations
 
@@ -7,19 +9,29 @@ import asyncio
 import time
 import uuid
 
+import astropy.units as u
+import numpy as np
 import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
+from mocpy import MOC
 
-from solas.filters import build_query, compile_filter, object_id_list
+from catalogs.load import load_catalogues
+from solas.db import init_all
+from solas.filters import TIME_COLUMNS, build_query, compile_filter, object_id_list
+from solas.processors.filter import OBJECT_ID
 from solas.processors.filters import ActiveFilter, run_filters
 from solas.replay import messages_from_paths, produce, replay
+from solas.skymatch import moc_to_fits_bytes
 from solas.stack.mariadb import READONLY_PASSWORD, READONLY_USER
 from solas.stores import mariadb
-from solas.surveys import decode_packet, normalise, read_alert_file
+from solas.surveys import (DecodeError, decode_packet, iter_alert_paths, normalise,
+                           read_alert_file)
 from solas.topics import (ANNOTATIONS, INGESTED, LIVE, SHERLOCKED, WATCHLIST_CHANGES,
                           end_offsets, ensure_topics, filter_topic, read_topic, stage_topic)
 from solas.workers import alerts_done, start_worker, stop_worker
+from web import db as web_db
+from web.queries import ReadOnlyRunner, compile_for, run_filter
 
 pytestmark = pytest.mark.integration
 TIMEOUT_S = 300
@@ -221,3 +233,138 @@ def stored_objects(settings, objects) -> int:
         cursor.execute("SELECT COUNT(*) FROM objects WHERE objectId IN (%s)"
                        % ", ".join(["%s"] * len(objects)), tuple(objects))
         return cursor.fetchone()[0]
+
+
+# ------------------------------------------- on demand vs streaming, every shipped alert
+
+# (selected, tables, conditions) of several shapes; {wl} and {ar} are the test's own
+# watchlist and watchmap.  Each selects the object's time column, so a streamed match
+# can be traced to the object state it was made on.
+FILTER_SHAPES = {
+    "ztf": [
+        ("objects.objectId, objects.jdmax, objects.ncand", "objects", "objects.ncand >= 3"),
+        ("objects.objectId, objects.jdmax, sherlock_classifications.classification",
+         "objects, sherlock_classifications",
+         "sherlock_classifications.classification <> 'ORPHAN'"),
+        ("objects.objectId, objects.jdmax, watchlist_hits.name", "objects, watchlist:{wl}",
+         "objects.ncand >= 1"),
+        ("objects.objectId, objects.jdmax", "objects, watchmap:{ar}", "objects.ncand >= 1"),
+        ("objects.objectId, objects.jdmax, objects.rmag, objects.dmdt_r", "objects",
+         "objects.rmag < 18.5 OR objects.dmdt_r > 0.01 OR objects.dmdt_g > 0.01"),
+        ("objects.objectId, objects.jdmax, objects.gmag", "objects",
+         "objects.gmag IS NOT NULL AND objects.ncand >= 2 ORDER BY objects.jdmax DESC"),
+    ],
+    "lsst": [
+        ("objects.diaObjectId, objects.lastDiaSourceMjdTai, objects.nDiaSources", "objects",
+         "objects.nDiaSources >= 3"),
+        ("objects.diaObjectId, objects.lastDiaSourceMjdTai, "
+         "sherlock_classifications.classification", "objects, sherlock_classifications",
+         "sherlock_classifications.classification IN ('ORPHAN', 'SN', 'NT') AND "
+         "objects.decl < -40"),  # no shipped Rubin alert sits near a catalogued source
+        ("objects.diaObjectId, objects.lastDiaSourceMjdTai, watchlist_hits.name",
+         "objects, watchlist:{wl}", "objects.nDiaSources >= 1"),
+        ("objects.diaObjectId, objects.lastDiaSourceMjdTai", "objects, watchmap:{ar}",
+         "objects.nDiaSources >= 1"),
+        ("objects.diaObjectId, objects.lastDiaSourceMjdTai, objects.latest_psfFlux",
+         "objects", "flux2mag(objects.latest_psfFlux) < 23 OR objects.jump1 > 3"),
+        ("objects.diaObjectId, objects.lastDiaSourceMjdTai", "objects",
+         "objects.r_psfFlux IS NOT NULL ORDER BY objects.lastDiaSourceMjdTai DESC"),
+    ],
+}
+MONOTONE = (0, 2, 3)
+"""Shapes whose answer cannot change as an object's light curve grows: every match
+streamed is also found on demand."""
+
+
+def shipped_alerts(settings) -> list:
+    """Every shipped alert of the deployment's survey that decodes, normalised."""
+    root = settings.data_dir / "alerts"
+    alerts = []
+    for folder in sorted(root.glob(f"{settings.survey}*")):
+        for path in iter_alert_paths([folder]):
+            try:
+                raws = read_alert_file(path, settings.survey)
+            except DecodeError:
+                continue
+            for raw in raws:
+                try:
+                    alerts.append(normalise(raw, settings.survey))
+                except DecodeError:  # dead-lettered by ingest too
+                    continue
+    return alerts
+
+
+def make_watchmap(settings, user: int, ra, dec) -> int:
+    """An active watchmap: the order-10 cells (~3.4') holding the given positions."""
+    moc = MOC.from_lonlat(np.asarray(ra) * u.deg, np.asarray(dec) * u.deg, max_norder=10)
+    return execute(settings, "INSERT INTO watchmaps (user, name, moc, active) VALUES "
+                   "(%s, 'sample cells', UNHEX(%s), 1)", (user, moc_to_fits_bytes(moc).hex()))
+
+
+async def on_demand(settings, user: int, selected: str, tables: str, conditions: str):
+    """Rows of a filter run on the whole database as the portal and API run it."""
+    pool = await web_db.open_pool(settings)
+    runner = ReadOnlyRunner(settings, READONLY_USER, READONLY_PASSWORD)
+    try:
+        compiled = await compile_for(pool, settings.survey, selected, tables, conditions,
+                                     user)
+        return (await run_filter(runner, compiled, limit=100_000)).rows
+    finally:
+        pool.close()
+        await pool.wait_closed()
+
+
+@pytest.mark.parametrize("survey", ["ztf", "lsst"])
+def test_on_demand_and_streaming_select_the_same_objects_over_every_shipped_alert(
+        stack, isolate, survey):
+    settings = isolate(stack, survey, database=f"{survey}_every")
+    with mariadb.connect(settings, database=False) as conn, conn.cursor() as cursor:
+        cursor.execute(f"DROP DATABASE IF EXISTS `{settings.mariadb['db']}`")  # a rerun's
+    init_all(settings)
+    load_catalogues(settings, progress=False)
+    oid, time_column = OBJECT_ID[survey], TIME_COLUMNS[survey]
+    alerts = shipped_alerts(settings)
+    objects = sorted({a.object_id for a in alerts}, key=str)
+    latest = {a.object_id: a for a in alerts}
+    user = make_user(settings)
+    wl_id = make_watchlist(settings, user, [latest[o] for o in objects[::3]])  # one cone each
+    ar_id = make_watchmap(settings, user, [latest[o].ra for o in objects[1::4]],
+                          [latest[o].dec for o in objects[1::4]])
+    shapes = [(s, t.format(wl=wl_id, ar=ar_id), c) for s, t, c in FILTER_SHAPES[survey]]
+    fids = [make_filter(settings, user, t, c, s) for s, t, c in shapes]
+    asyncio.run(ensure_topics(settings))
+    env = {"SOLAS_APP_ID": settings.app_id, "SOLAS_RAW_TOPIC": settings.raw_topic}
+    workers = [start_worker(settings, ["ingest", "sherlock", "filter"], i, env)
+               for i in (10, 11)]
+    try:
+        stats = asyncio.run(replay(settings, sorted(
+            str(p) for p in (settings.data_dir / "alerts").glob(f"{survey}*")),
+            progress=False))
+        wait_for_stage(workers, "ingest", stats.messages)
+        wait_for_stage(workers, "sherlock", sum(asyncio.run(end_offsets(
+            settings, stage_topic(settings, INGESTED))).values()))
+        total = sum(asyncio.run(end_offsets(settings, stage_topic(settings,
+                                                                  SHERLOCKED))).values())
+        wait_for_stage(workers, "filter", total)
+    finally:
+        for w in workers:
+            stop_worker(w)
+    assert total >= len(alerts)  # every decodable alert (at least once: rebalances)
+    with mariadb.connect(settings) as conn, conn.cursor() as cursor:
+        cursor.execute(f"SELECT {oid}, {time_column} FROM objects")
+        final = dict(cursor.fetchall())
+    assert sorted(final, key=str) == objects
+    for n, (fid, (selected, tables, conditions)) in enumerate(zip(fids, shapes)):
+        streamed = asyncio.run(read_topic(settings, filter_topic(settings, fid),
+                                          keep=lambda r: orjson.loads(r.value)))
+        rows = asyncio.run(on_demand(settings, user, selected, tables, conditions))
+        found = {r[0] for r in rows}  # an object near two cones has two rows
+        assert 0 < len(found) < len(objects), f"{conditions}: selects none or everything"
+        on_final_state = {m[oid] for m in streamed if m[time_column] == final[m[oid]]}
+        assert on_final_state == found, f"{tables} WHERE {conditions}"
+        assert found <= {m[oid] for m in streamed}
+        if n in MONOTONE:
+            assert {m[oid] for m in streamed} == found, f"{tables} WHERE {conditions}"
+        if "ORDER BY" in conditions:  # on demand in the filter's order
+            times = [r[1] for r in rows]
+            assert times == sorted(times, reverse=True)

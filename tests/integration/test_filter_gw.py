@@ -40,8 +40,10 @@ POSITION_ONLY = RowSpec(ras=DETECTION_SPEC.ras, decs=DETECTION_SPEC.decs)
 
 @pytest.fixture(scope="module")
 def gw(stack, isolate):
-    """A ZTF deployment with a database of its own."""
+    """A ZTF deployment with a database of its own (emptied first)."""
     settings = isolate(stack, "ztf", database="ztf_gw")
+    with mariadb.connect(settings, database=False) as conn, conn.cursor() as cursor:
+        cursor.execute(f"DROP DATABASE IF EXISTS `{settings.mariadb['db']}`")
     init_all(settings)
     return settings
 
