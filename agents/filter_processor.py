@@ -5,6 +5,8 @@ worker started with ``--agents annotation`` must not also consume ``sherlocked``
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 from aiokafka import AIOKafkaProducer
 
 from agents.app import app, settings
@@ -20,7 +22,7 @@ async def filter_processor(role: str = "filter") -> FilterProcessor:
     pool = await mariadb.open_pool(settings, maxsize=4)
     ro_pool = await mariadb.open_pool(settings, READONLY_USER, READONLY_PASSWORD,
                                       maxsize=settings.filter_connections)
-    sky = SkyState(settings)
+    sky = SkyState(settings, sky_cache_path(role))
     await sky.start()
     producer = AIOKafkaProducer(
         bootstrap_servers=settings.kafka, enable_idempotence=True,
@@ -30,6 +32,12 @@ async def filter_processor(role: str = "filter") -> FilterProcessor:
     processor = FilterProcessor(settings, pool, ro_pool, sky, producer, app.conf.id)
     await processor.refresh_filters(force=True)
     return processor
+
+
+def sky_cache_path(role: str) -> Path:
+    """The RocksDB sky cache of this worker's ``role`` processor, in the worker's own data
+    dir next to faust's tables (each processor keeps its own: RocksDB locks its dir)."""
+    return Path(app.conf.datadir) / f"sky-cache-{role}.db"
 
 
 def filter_record(event) -> Record:

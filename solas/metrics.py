@@ -79,6 +79,9 @@ FILTER_EMITTED_BYTES = Counter("solas_filter_emitted_bytes",
 SKY_INDEX_ITEMS = Gauge("solas_filter_sky_index_items",
                         "Active watchlist cones / watchmaps / GW sky maps in a worker's index",
                         ["kind"])
+SKY_STATE_LOADS = Counter("solas_filter_sky_state_loads",
+                          "Starts of a worker's sky state, by source: 'cache' (its RocksDB "
+                          "cache) or 'mariadb' (the full load)", ["source"])
 
 
 def declare_stage(stage: str, steps: tuple[str, ...], reasons: tuple[str, ...]) -> None:

@@ -120,6 +120,20 @@ async def end_offsets(settings: Settings, topic: str) -> dict[TopicPartition, in
         await _stop(consumer)
 
 
+async def beginning_offsets(settings: Settings, topic: str) -> dict[TopicPartition, int]:
+    """The first offset still held of every partition of ``topic`` (empty if it does not
+    exist): retention may have deleted what came before."""
+    parts = await partitions(settings, topic)
+    if not parts:
+        return {}
+    consumer = _consumer(settings)
+    await consumer.start()
+    try:
+        return await consumer.beginning_offsets(parts)
+    finally:
+        await _stop(consumer)
+
+
 async def read_topic(settings: Settings, topic: str,
                      start: dict[TopicPartition, int] | None = None,
                      keep: Callable[[ConsumerRecord], Any] = lambda record: record) -> list:

@@ -10,6 +10,15 @@ within seconds, and no per-alert database round trip.  Start-up notes the change
 topics' end offsets before loading everything, so no change made during the load is
 missed.
 
+What a worker holds is also kept in a RocksDB database of its own data dir (faust's
+RocksDB options and binding, ``rocksdict``; layout in :mod:`solas.processors.sky_cache`)
+together with the change-topic offsets it reflects, written in one write batch.  A
+restarted worker installs that cache instead of reading every watchlist and watchmap
+from MariaDB (1e6 cones take seconds) and resumes the change topics from the stored
+offsets, so what changed while it was down is reloaded.  The full load is done when
+the cache is empty, of another format, unreadable, or older than what the change topics
+still hold.
+
 A faust ``GlobalTable`` was not used: with several workers it is known not to
 replicate to all of them (faust-streaming issue #283).
 """
@@ -17,19 +26,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Callable, NamedTuple
+import threading
+from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import orjson
-from aiokafka import AIOKafkaConsumer
+import rocksdict
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from faust.stores.rocksdb import RocksDBOptions
 from mocpy import MOC
 
 from solas import metrics
+from solas.processors import sky_cache
 from solas.settings import Settings
 from solas.skymatch import (ConeIndex, MocIndex, SkyMap, WatchlistCones, read_moc_fits,
-                            skymap_from_bytes)
+                            skymap_from_bytes, skymap_to_bytes)
 from solas.stores import mariadb
-from solas.topics import WATCHLIST_CHANGES, WATCHMAP_CHANGES, end_offsets, stage_topic
+from solas.topics import (WATCHLIST_CHANGES, WATCHMAP_CHANGES, beginning_offsets,
+                          end_offsets, stage_topic)
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +79,8 @@ class GwMap(NamedTuple):
     mw_id: int
     skymap: SkyMap
     """Its pixels within the watchmap's credible region (the watchmap's MOC)."""
+    stored: bytes = b""
+    """The map as stored (:func:`~solas.skymatch.skymap_to_bytes`), for the cache."""
 
 
 class Watchmap(NamedTuple):
@@ -85,7 +102,8 @@ def load_watchmap(cursor, ar_id: int) -> Watchmap | None:
     gw = None
     if row[2] is not None and row[3]:
         try:
-            gw = GwMap(int(row[2]), skymap_from_bytes(bytes(row[3]), f"mma_areas {row[2]}"))
+            stored = bytes(row[3])
+            gw = GwMap(int(row[2]), skymap_from_bytes(stored, f"mma_areas {row[2]}"), stored)
         except ValueError as exc:  # the MOC still matches; only the GW values are lost
             log.error("watchmap %d: GW sky map not loaded: %s", ar_id, exc)
     return Watchmap(moc, gw)
@@ -107,20 +125,151 @@ def parse_change(kind: str, value: bytes) -> Change:
     return Change("watchmap", int(body["ar_id"]))
 
 
-class SkyState:
-    """The cone and MOC indexes of one worker, kept current from the change topics."""
+Fetched = list[tuple[Change, object]]
+"""(change, cones or Watchmap or None) of each change: what to install."""
 
-    def __init__(self, settings: Settings):
+
+def cache_entry(kind: str, item_id: int, item: WatchlistCones | Watchmap) -> bytes:
+    """The cache entry of an active watchlist or watchmap."""
+    if kind == "watchlist":
+        return sky_cache.encode_watchlist(item)
+    gw = item.gw
+    if gw is None:
+        return sky_cache.encode_watchmap(item_id, item.moc)
+    return sky_cache.encode_watchmap(item_id, item.moc, gw.mw_id,
+                                     gw.stored or skymap_to_bytes(gw.skymap))
+
+
+def cached_item(kind: str, item_id: int, value: bytes) -> WatchlistCones | Watchmap:
+    """The watchlist or watchmap of a cache entry; CacheError if it does not read."""
+    if kind == "watchlist":
+        return sky_cache.decode_watchlist(value, item_id)
+    entry = sky_cache.decode_watchmap(value, item_id)
+    gw = None if entry.mw_id is None else GwMap(entry.mw_id, entry.skymap, entry.stored)
+    return Watchmap(entry.moc, gw)
+
+
+def cache_writes(fetched: Fetched) -> tuple[dict[bytes, bytes], list[bytes]]:
+    """The entries to put and the keys to delete for fetched watchlists and watchmaps
+    (the gone or inactive ones are deleted)."""
+    puts, deletes = {}, []
+    for change, item in fetched:
+        key = sky_cache.entry_key(change.kind, change.key)
+        if item is None:
+            deletes.append(key)
+        else:
+            puts[key] = cache_entry(change.kind, change.key, item)
+    return puts, deletes
+
+
+class SkyCache:
+    """A worker's RocksDB copy of its sky state (layout: :mod:`solas.processors.sky_cache`).
+
+    Opened with faust's own RocksDB options (``rocksdict``).  It never stops the worker:
+    a database that does not open or write is logged and the worker goes on from
+    MariaDB and the change topics alone.
+    """
+
+    def __init__(self, path: Path | None):
+        self.path = path
+        self.db: rocksdict.Rdict | None = None
+        self._lock = threading.Lock()  # writes run in executor threads; close waits
+
+    def open(self) -> None:
+        """Open (or create) the database; without a path, or if it fails, no cache."""
+        if self.path is None:
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = RocksDBOptions().open(self.path)
+        except Exception as exc:  # rocksdict raises plain Exception (lock, I/O, corruption)
+            log.error("sky cache %s not opened, working without it: %s", self.path, exc)
+            self.db = None
+
+    def read(self, beginning: dict[TopicPartition, int], end: dict[TopicPartition, int]
+             ) -> tuple[Fetched, dict[TopicPartition, int]] | None:
+        """The cached watchlists and watchmaps and the change-topic offsets to resume
+        from, or None when the full load is needed (reason logged)."""
+        if self.db is None:
+            return None
+        try:
+            if not sky_cache.format_ok(self.db.get(sky_cache.FORMAT_KEY)):
+                log.info("sky cache %s is empty or of another format", self.path)
+                return None
+            raw = self.db.get(sky_cache.OFFSETS_KEY)
+            resume = sky_cache.resume_offsets(
+                sky_cache.decode_offsets(raw) if raw is not None else {}, beginning, end)
+            if resume is None:
+                log.info("sky cache %s is behind what the change topics still hold",
+                         self.path)
+                return None
+            fetched = []
+            for key, value in self.db.items():
+                parsed = sky_cache.parse_entry_key(key)
+                if parsed is not None:
+                    fetched.append((Change(*parsed), cached_item(*parsed, value)))
+        except ValueError as exc:  # CacheError, and what the decoders let through
+            log.error("sky cache %s is corrupt (%s): full load from MariaDB", self.path, exc)
+            return None
+        except Exception as exc:  # rocksdict's read errors are plain Exceptions
+            log.error("sky cache %s not read (%s): full load from MariaDB", self.path, exc)
+            return None
+        return fetched, resume
+
+    def write(self, fetched: Fetched, offsets: dict[TopicPartition, int],
+              reset: bool = False) -> None:
+        """Store the fetched items (gone ones deleted) with the offsets they reflect, in
+        one write batch; ``reset`` first drops everything else."""
+        if self.db is None:
+            return
+        try:
+            puts, deletes = cache_writes(fetched)
+            with self._lock:
+                if self.db is None:
+                    return
+                batch = rocksdict.WriteBatch(raw_mode=True)
+                if reset:
+                    for key in self.db.keys():
+                        if key not in puts:
+                            batch.delete(key)
+                for key in deletes:
+                    batch.delete(key)
+                for key, value in puts.items():
+                    batch.put(key, value)
+                batch.put(sky_cache.FORMAT_KEY, sky_cache.format_value())
+                batch.put(sky_cache.OFFSETS_KEY, sky_cache.encode_offsets(offsets))
+                self.db.write(batch)
+        except Exception as exc:  # rocksdict raises plain Exception; the batch is atomic
+            log.error("sky cache %s not written (it keeps its previous state): %s",
+                      self.path, exc)
+
+    def close(self) -> None:
+        """Close the database (after any write in progress)."""
+        with self._lock:
+            if self.db is not None:
+                self.db.close()
+                self.db = None
+
+
+class SkyState:
+    """The cone and MOC indexes of one worker, kept current from the change topics and
+    cached in RocksDB at ``cache_path`` (no cache if None)."""
+
+    def __init__(self, settings: Settings, cache_path: Path | None = None):
         self.settings = settings
         self.cones = ConeIndex()
         self.mocs = MocIndex()
         self.gw_maps: dict[int, GwMap] = {}
         """GW sky maps of the active watchmaps made from one, by watchmap id."""
+        self.cache = SkyCache(cache_path)
+        self.source = ""
+        """Where the state came from at start: "cache" or "mariadb"."""
+        self._offsets: dict[TopicPartition, int] = {}
         self._task: asyncio.Task | None = None
         self.kinds = {stage_topic(settings, WATCHLIST_CHANGES): "watchlist",
                       stage_topic(settings, WATCHMAP_CHANGES): "watchmap"}
 
-    def _fetch(self, changes: list[Change]) -> list[tuple[Change, object]]:
+    def _fetch(self, changes: list[Change]) -> Fetched:
         """(change, cones or Watchmap or None) for each change: blocking MariaDB reads, run
         in an executor; a malformed stored item is logged and dropped, never fatal."""
         fetched = []
@@ -134,7 +283,7 @@ class SkyState:
                     fetched.append((change, None))
         return fetched
 
-    def _install(self, fetched: list[tuple[Change, object]]) -> None:
+    def _install(self, fetched: Fetched) -> None:
         """Swap the fetched items into the indexes (on the event loop's thread)."""
         for change, item in fetched:
             if change.kind == "watchlist":
@@ -153,30 +302,66 @@ class SkyState:
         metrics.SKY_INDEX_ITEMS.labels("watchmaps").set(len(self.mocs))
         metrics.SKY_INDEX_ITEMS.labels("gw_maps").set(len(self.gw_maps))
 
-    async def apply(self, changes: list[Change]) -> None:
-        """Reload the watchlists and watchmaps named in ``changes``."""
+    async def apply(self, changes: list[Change],
+                    offsets: dict[TopicPartition, int] | None = None) -> None:
+        """Reload the watchlists and watchmaps named in ``changes`` and cache them with
+        the change-topic ``offsets`` read so far."""
         loop = asyncio.get_running_loop()
-        self._install(await loop.run_in_executor(None, self._fetch, changes))
+        fetched = await loop.run_in_executor(None, self._fetch, changes) if changes else []
+        if fetched:
+            self._install(fetched)
+        self._offsets.update(offsets or {})
+        await loop.run_in_executor(None, self.cache.write, fetched, dict(self._offsets))
 
     def _all_changes(self) -> list[Change]:
         with mariadb.connect(self.settings) as conn, conn.cursor() as cursor:
             lists, maps = active_ids(cursor)
         return [Change("watchlist", i) for i in lists] + [Change("watchmap", i) for i in maps]
 
-    async def start(self) -> None:
-        """Load everything, then follow the change topics in the background."""
-        start = {}
+    async def _change_offsets(self) -> tuple[dict[TopicPartition, int],
+                                             dict[TopicPartition, int]]:
+        """Beginning and end offsets of every partition of the change topics."""
+        beginning, end = {}, {}
         for topic in self.kinds:
-            start.update(await end_offsets(self.settings, topic))
-        changes = await asyncio.get_running_loop().run_in_executor(None, self._all_changes)
-        await self.apply(changes)
-        log.info("sky state: %d watchlist cones, %d watchmaps", len(self.cones),
-                 len(self.mocs))
+            end.update(await end_offsets(self.settings, topic))
+            beginning.update(await beginning_offsets(self.settings, topic))
+        return beginning, end
+
+    async def start(self) -> None:
+        """Install the cache if the change topics still hold every change since it was
+        written, else load everything from MariaDB (and fill the cache); then follow the
+        change topics in the background from where the state stands."""
+        loop = asyncio.get_running_loop()
+        beginning, end = await self._change_offsets()
+        await loop.run_in_executor(None, self.cache.open)
+        cached = await loop.run_in_executor(None, self.cache.read, beginning, end)
+        if cached is not None:
+            fetched, start = cached
+            self.source = "cache"
+            self._install(fetched)
+            self._offsets = dict(start)
+        else:
+            self.source, start = "mariadb", end
+            fetched = await loop.run_in_executor(
+                None, self._fetch, await loop.run_in_executor(None, self._all_changes))
+            self._install(fetched)
+            self._offsets = dict(end)
+            await loop.run_in_executor(None, self.cache.write, fetched, dict(end), True)
+        metrics.SKY_STATE_LOADS.labels(self.source).inc()
+        log.info("sky state from %s: %d watchlist cones, %d watchmaps; %d change messages "
+                 "to catch up", self.source, len(self.cones), len(self.mocs),
+                 sum(end[tp] - start.get(tp, 0) for tp in end))
         self._task = asyncio.create_task(self._follow(start))
 
     async def stop(self) -> None:
+        """Stop following the change topics and close the cache."""
         if self._task:
             self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+        await asyncio.get_running_loop().run_in_executor(None, self.cache.close)
 
     async def _follow(self, start: dict) -> None:
         consumer = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka, group_id=None,
@@ -188,9 +373,11 @@ class SkyState:
                 consumer.seek(tp, offset)
             while True:
                 batches = await consumer.getmany(timeout_ms=500)
+                offsets = {tp: records[-1].offset + 1 for tp, records in batches.items()
+                           if records}
                 changes = [parse_change(self.kinds[tp.topic], r.value) for tp, records in batches.items()
                            for r in records if r.value]
-                if changes:
-                    await self.apply(changes)
+                if offsets:
+                    await self.apply(changes, offsets)
         finally:
             await consumer.stop()
