@@ -161,7 +161,9 @@ class AnnotationProcessor:
         fresh, updates = self.changed(parsed)
         runs = await until_done(STAGE, "filters", self.rerun, fresh)
         no_alerts = Parsed([], [], [], [], [], [])
-        out = self.filters.outgoing(runs, no_alerts)
+        quota = await until_done(STAGE, "produce", self.filters.quota_book, runs)
+        out = self.filters.outgoing(runs, no_alerts, quota)
         await until_done(STAGE, "produce", self.filters.emit, out, batch_offsets(records))
+        await until_done(STAGE, "produce", self.filters.record_usage, quota)
         metrics.STAGE_OUT.labels(STAGE).inc(len(rows))
         return updates

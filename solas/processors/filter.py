@@ -16,7 +16,7 @@ import datetime as dt
 import logging
 import time
 from collections import defaultdict
-from typing import Any, NamedTuple, Sequence
+from typing import Any, Mapping, NamedTuple, Sequence
 
 import numpy as np
 import orjson
@@ -205,20 +205,46 @@ async def upsert(pool, table: str, rows: list[dict], newer: str | None = None) -
 
 
 class QuotaBook:
-    """Bytes each filter sent to Kafka today (UTC), against its daily quota."""
+    """A batch's view of the daily byte quotas: the bytes each filter had sent to its
+    topic on ``day`` (UTC) before the batch, by every worker (``filter_quota``), and what
+    the batch sends on top."""
 
-    def __init__(self):
-        self.day = dt.date.min
-        self.used: dict[int, int] = defaultdict(int)
+    def __init__(self, day: dt.date | None = None, used: Mapping[int, int] | None = None):
+        self.day = day or utc_today()
+        self.used = dict(used or {})
+        """Bytes sent before the batch, by filter id."""
+        self.sent: dict[int, int] = defaultdict(int)
+        """Bytes this batch sends, by filter id."""
 
     def allow(self, active: ActiveFilter, size: int) -> bool:
-        today = dt.datetime.now(dt.timezone.utc).date()
-        if today != self.day:
-            self.day, self.used = today, defaultdict(int)
-        if active.byte_quota and self.used[active.id] + size > active.byte_quota:
+        """Whether ``active`` may send ``size`` more bytes today; if so they are counted."""
+        spent = self.used.get(active.id, 0) + self.sent[active.id]
+        if active.byte_quota and spent + size > active.byte_quota:
             return False
-        self.used[active.id] += size
+        self.sent[active.id] += size
         return True
+
+    def usage_rows(self) -> list[tuple[int, dt.date, int]]:
+        """(filter id, day, bytes) this batch adds to ``filter_quota``."""
+        return [(f, self.day, n) for f, n in sorted(self.sent.items()) if n]
+
+
+def utc_today() -> dt.date:
+    """Today's date in UTC: the quota day."""
+    return dt.datetime.now(dt.timezone.utc).date()
+
+
+def quota_filters(runs: Sequence[FilterRun]) -> list[int]:
+    """Ids of the filters of ``runs`` that matched and have a byte quota on their topic."""
+    return sorted({r.filter.id for r in runs if r.rows and r.filter.byte_quota
+                   and r.filter.output >= messages.OUTPUT_KAFKA and r.filter.topic})
+
+
+def usage_sql(rows: int) -> str:
+    """One multi-row statement adding ``rows`` (filter id, day, bytes) to ``filter_quota``."""
+    return ("INSERT INTO filter_quota (filter_id, day, bytes) VALUES "
+            + ", ".join(["(%s, %s, %s)"] * rows)
+            + " ON DUPLICATE KEY UPDATE bytes = bytes + VALUES(bytes)")
 
 
 def match_sources(runs: Sequence[FilterRun], parsed: Parsed) -> dict[tuple[int, int], str]:
@@ -266,6 +292,16 @@ def outgoing(runs: Sequence[FilterRun], parsed: Parsed, quota: QuotaBook,
     return Outgoing(kafka, email, emitted)
 
 
+async def _rollback(conn) -> None:
+    """Roll back an open transaction; a connection already broken has nothing to undo."""
+    try:
+        await conn.rollback()
+    except Exception as exc:  # the driver's many connection errors: MariaDB rolls back
+        log.warning("rollback failed (%s); the connection is closed, so the server drops "
+                    "the transaction", exc)
+        conn.close()  # never back into the pool with a transaction open
+
+
 def batch_offsets(records: Sequence[Record]) -> dict[TopicPartition, int]:
     """The next offset to consume per partition after this batch."""
     offsets: dict[TopicPartition, int] = {}
@@ -285,7 +321,6 @@ class FilterProcessor:
         self.producer = producer
         self.group_id = group_id
         self.filters: list[ActiveFilter] = []
-        self.quota = QuotaBook()
         self._loaded = 0.0
         self._topics: set[str] = set()
         metrics.declare_stage(STAGE, ("store", "refresh", "ledger", "produce"),
@@ -324,10 +359,35 @@ class FilterProcessor:
                                  upsert(self.pool, "area_hits", hits.areas),
                                  upsert(self.pool, "mma_area_hits", hits.gw))
 
-    def outgoing(self, runs: Sequence[FilterRun], parsed: Parsed,
+    def outgoing(self, runs: Sequence[FilterRun], parsed: Parsed, quota: QuotaBook,
                  already: frozenset = frozenset()) -> Outgoing:
         """The messages of ``runs`` (see :func:`outgoing`) for this deployment."""
-        return outgoing(runs, parsed, self.quota, stage_topic(self.settings, LIVE), already)
+        return outgoing(runs, parsed, quota, stage_topic(self.settings, LIVE), already)
+
+    async def quota_book(self, runs: Sequence[FilterRun]) -> QuotaBook:
+        """Today's bytes sent by every worker for the filters of ``runs`` that matched and
+        have a quota: one query."""
+        day, ids = utc_today(), quota_filters(runs)
+        if not ids:
+            return QuotaBook(day)
+        async with self.pool.acquire() as conn, conn.cursor() as cursor:
+            await cursor.execute(
+                "SELECT filter_id, bytes FROM filter_quota WHERE day=%s AND filter_id IN "
+                f"({', '.join(['%s'] * len(ids))})", (day, *ids))
+            return QuotaBook(day, {f: int(n) for f, n in await cursor.fetchall()})
+
+    async def record_usage(self, quota: QuotaBook, cursor=None) -> None:
+        """Add the bytes the batch sent to ``filter_quota``: one multi-row statement (on
+        ``cursor`` if given, e.g. inside a transaction)."""
+        rows = quota.usage_rows()
+        if not rows:
+            return
+        values = [v for row in rows for v in row]
+        if cursor is not None:
+            await cursor.execute(usage_sql(len(rows)), values)
+            return
+        async with self.pool.acquire() as conn, conn.cursor() as own:
+            await own.execute(usage_sql(len(rows)), values)
 
     async def already_emitted(self, matches: dict[tuple[int, int], str]) -> frozenset:
         """The (filter, source id) pairs of ``matches`` that the ledger records as sent:
@@ -351,14 +411,25 @@ class FilterProcessor:
             {"filter_id": f, "source_id": s, "origin": matches[(f, s)], "committed": 0}
             for f, s in pairs])
 
-    async def mark_committed(self, pairs: list[tuple[int, int]]) -> None:
+    async def mark_committed(self, pairs: list[tuple[int, int]], quota: QuotaBook) -> None:
         """After the transaction: these pairs are sent for good, even if faust's own
-        offset commit later moves the group back and the batch is read again."""
-        if not pairs:
+        offset commit later moves the group back and the batch is read again.  The bytes
+        the batch sent to filter topics are added to the daily usage in the same MariaDB
+        transaction, so the usage counts what the ledger records as sent."""
+        if not pairs and not quota.usage_rows():
             return
-        async with self.pool.acquire() as conn, conn.cursor() as cursor:
-            await cursor.executemany("UPDATE filter_emitted SET committed=1 WHERE "
-                                     "filter_id=%s AND source_id=%s", pairs)
+        async with self.pool.acquire() as conn:
+            await conn.begin()
+            try:
+                async with conn.cursor() as cursor:
+                    if pairs:
+                        await cursor.executemany("UPDATE filter_emitted SET committed=1 "
+                                                 "WHERE filter_id=%s AND source_id=%s", pairs)
+                    await self.record_usage(quota, cursor)
+                await conn.commit()
+            except BaseException:
+                await _rollback(conn)
+                raise
 
     async def emit(self, out: Outgoing, offsets: dict[TopicPartition, int]) -> None:
         """Queue e-mails, then send every Kafka message and commit the batch's offsets
@@ -389,11 +460,12 @@ class FilterProcessor:
         await record_errors(self.pool, {r.filter.id: r.error for r in runs if r.error})
         matches = match_sources(runs, parsed)
         already = await until_done(STAGE, "ledger", self.already_emitted, matches)
-        out = self.outgoing(runs, parsed, already)
+        quota = await until_done(STAGE, "ledger", self.quota_book, runs)
+        out = self.outgoing(runs, parsed, quota, already)
         await until_done(STAGE, "ledger", self.record_emitted, out.emitted, matches)
         with metrics.STAGE_STEP_DURATION.labels(STAGE, "produce").time():
             await until_done(STAGE, "produce", self.emit, out, batch_offsets(records))
-        await until_done(STAGE, "ledger", self.mark_committed, out.emitted)
+        await until_done(STAGE, "ledger", self.mark_committed, out.emitted, quota)
         metrics.STAGE_OUT.labels(STAGE).inc(len(parsed.alerts))
         metrics.STAGE_BATCH_DURATION.labels(STAGE).observe(time.perf_counter() - start)
         now_ms = time.time() * 1000

@@ -21,6 +21,7 @@ KINDS: dict[str, tuple[str, str]] = {
     "json": ("LONGTEXT", "text"),
     "bytes": ("LONGBLOB", "blob"),
     "datetime": ("DATETIME(6)", "timestamp"),
+    "date": ("DATE", "date"),
 }
 
 # Avro primitive types -> portable kinds.

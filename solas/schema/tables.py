@@ -214,6 +214,14 @@ def _user_tables(object_col: Column) -> list[TableSpec]:
             ("filter_id", "source_id"),
             "Ledger of filter matches sent: a replayed alert is not emitted twice",
             indexes=(("source_id",),)),
+        TableSpec("filter_quota", (
+            C("filter_id", "int", nullable=False),
+            C("day", "date", "UTC day", nullable=False),
+            C("bytes", "bigint", "bytes the filter sent to its Kafka topic that day",
+              nullable=False, default="0")),
+            ("filter_id", "day"),
+            "Bytes each filter sent to its topic per UTC day, by every worker, against "
+            "filters.byte_quota"),
         TableSpec("email_queue", (
             C("filter_id", "int", nullable=False),
             C("object_key", "varchar(32)", "object id as text", nullable=False),

@@ -64,11 +64,12 @@ def start(settings, env):
     return start_worker(settings, ["ingest", "sherlock", "filter"], WORKER_ID, env)
 
 
-def stream_alerts(settings, worker) -> None:
-    """Replay the sample alerts and wait until the worker's filter stage has them all."""
+def stream_alerts(settings, worker, paths: list[str] | None = None) -> None:
+    """Replay the sample alerts (or the alert files ``paths``) and wait until the
+    worker's filter stage has them all."""
     sherlocked = stage_topic(settings, SHERLOCKED)
     before = sum(asyncio.run(end_offsets(settings, sherlocked)).values())
-    stats = asyncio.run(replay(settings, [str(settings.data_dir.joinpath(*FOLDER))],
+    stats = asyncio.run(replay(settings, paths or [str(settings.data_dir.joinpath(*FOLDER))],
                                progress=False))
     wait_for(worker, "ingest", lambda s: alerts_done(worker.metrics_port, "ingest")
              >= stats.messages)

@@ -8,7 +8,7 @@ DESIGN_TABLES = {"objects", "sherlock_classifications", "watchlists", "watchlist
                  "watchlist_hits", "watchmaps", "area_hits", "mma_areas", "mma_area_hits",
                  "annotators", "annotations", "filters", "crossmatch_tns", "users",
                  "api_tokens", "catalogues", "catalogue_sources", "email_queue",
-                 "filter_emitted"}
+                 "filter_emitted", "filter_quota"}
 
 
 @pytest.mark.parametrize("survey", ["ztf", "lsst"])
