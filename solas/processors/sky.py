@@ -39,6 +39,7 @@ from mocpy import MOC
 
 from solas import metrics
 from solas.processors import sky_cache
+from solas.processors.retry import until_done
 from solas.settings import Settings
 from solas.skymatch import (ConeIndex, MocIndex, SkyMap, WatchlistCones, read_moc_fits,
                             skymap_from_bytes, skymap_to_bytes)
@@ -123,6 +124,22 @@ def parse_change(kind: str, value: bytes) -> Change:
     if kind == "watchlist":
         return Change("watchlist", int(body["wl_id"]))
     return Change("watchmap", int(body["ar_id"]))
+
+
+def parse_changes(kinds: dict[str, str], batches: dict) -> list[Change]:
+    """The changes of fetched change-topic records; a malformed message is logged and
+    skipped (the next change of that list or map brings it up to date)."""
+    changes = []
+    for tp, records in batches.items():
+        for record in records:
+            if not record.value:
+                continue
+            try:
+                changes.append(parse_change(kinds[tp.topic], record.value))
+            except (ValueError, TypeError, KeyError) as exc:
+                log.error("skipped change %s/%d/%d: %s: %s", tp.topic, tp.partition,
+                          record.offset, type(exc).__name__, exc)
+    return changes
 
 
 Fetched = list[tuple[Change, object]]
@@ -375,9 +392,8 @@ class SkyState:
                 batches = await consumer.getmany(timeout_ms=500)
                 offsets = {tp: records[-1].offset + 1 for tp, records in batches.items()
                            if records}
-                changes = [parse_change(self.kinds[tp.topic], r.value) for tp, records in batches.items()
-                           for r in records if r.value]
-                if offsets:
-                    await self.apply(changes, offsets)
+                changes = parse_changes(self.kinds, batches)
+                if offsets:  # MariaDB away: wait for it, never stop following
+                    await until_done("filter", "sky_changes", self.apply, changes, offsets)
         finally:
             await consumer.stop()

@@ -103,3 +103,20 @@ def test_a_cache_that_does_not_open_leaves_the_worker_without_one(tmp_path, item
     none = SkyCache(None)
     none.open()
     assert none.read({TP: 0}, {TP: 1}) is None
+
+
+def test_a_malformed_change_message_is_skipped_and_the_others_still_apply(caplog):
+    from aiokafka.structs import ConsumerRecord
+    from solas.processors.sky import parse_changes
+
+    def record(offset, value):
+        return ConsumerRecord("watchlist-changes", 0, offset, 0, 0, None, value, None, 0,
+                              len(value or b""), ())
+
+    batches = {TP: [record(0, b'{"wl_id": 4, "action": "upsert"}'), record(1, b"not json"),
+                    record(2, b'{"action": "upsert"}'), record(3, None),
+                    record(4, b'{"wl_id": "7", "action": "delete"}')]}
+    with caplog.at_level(logging.ERROR):
+        changes = parse_changes({"watchlist-changes": "watchlist"}, batches)
+    assert changes == [Change("watchlist", 4), Change("watchlist", 7)]
+    assert "watchlist-changes/0/1" in caplog.text and "watchlist-changes/0/2" in caplog.text
