@@ -323,7 +323,7 @@ class FilterProcessor:
         self.filters: list[ActiveFilter] = []
         self._loaded = 0.0
         self._topics: set[str] = set()
-        metrics.declare_stage(STAGE, ("store", "refresh", "ledger", "produce"),
+        metrics.declare_stage(STAGE, ("store", "refresh", "filters", "ledger", "produce"),
                               ("malformed", "other_survey"))
 
     async def refresh_filters(self, force: bool = False) -> None:
@@ -454,10 +454,12 @@ class FilterProcessor:
         ids = object_id_list(list(dict.fromkeys(a.object_id for a in parsed.alerts)),
                              self.settings.survey)
         with metrics.STAGE_STEP_DURATION.labels(STAGE, "filters").time():
-            runs = await run_filters(
-                self.ro_pool, self.pool, [f for f in self.filters if f.run & RUN_ON_ALERT],
-                ids, self.settings.filter_row_limit, self.settings.filter_time_limit_s)
-        await record_errors(self.pool, {r.filter.id: r.error for r in runs if r.error})
+            runs = await until_done(
+                STAGE, "filters", run_filters, self.ro_pool, self.pool,
+                [f for f in self.filters if f.run & RUN_ON_ALERT], ids,
+                self.settings.filter_row_limit, self.settings.filter_time_limit_s)
+        await until_done(STAGE, "filters", record_errors, self.pool,
+                         {r.filter.id: r.error for r in runs if r.error})
         matches = match_sources(runs, parsed)
         already = await until_done(STAGE, "ledger", self.already_emitted, matches)
         quota = await until_done(STAGE, "ledger", self.quota_book, runs)

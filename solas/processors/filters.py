@@ -13,12 +13,27 @@ import logging
 import time
 from typing import Any, NamedTuple, Sequence
 
+import pymysql
+
 from solas import metrics
 from solas.filters import (Access, CompiledFilter, FilterError, ObjectIdList,
                            compile_filter, render_query)
 
 log = logging.getLogger(__name__)
 RUN_ON_ALERT, RUN_ON_ANNOTATION = 1, 2
+#: MariaDB error codes that say the server or the connection went away (can't connect,
+#: gone away, lost connection, server shutdown, connection killed at shutdown), not
+#: that the filter is wrong.
+CONNECTION_ERROR_CODES = frozenset({2002, 2003, 2006, 2013, 2055, 1053, 1927})
+
+
+def is_connection_error(exc: BaseException) -> bool:
+    """True if ``exc`` means MariaDB is unreachable: the batch must be retried, and the
+    filter must not be blamed (nor its matches dropped)."""
+    if isinstance(exc, (ConnectionError, pymysql.err.InterfaceError)):
+        return True
+    return isinstance(exc, pymysql.err.OperationalError) and bool(exc.args) and \
+        exc.args[0] in CONNECTION_ERROR_CODES
 
 
 class ActiveFilter(NamedTuple):
@@ -117,7 +132,9 @@ async def run_filter(pool, admin_pool, active: ActiveFilter, ids: ObjectIdList,
             await _kill(admin_pool, thread_id)
             rows, error = [], f"killed after {time_limit_s:g} s"
             conn.close()  # the connection is mid-statement: do not reuse it
-        except Exception as exc:  # MariaDB errors, timeouts: recorded, never fatal
+        except Exception as exc:  # the filter's own errors: recorded, never fatal
+            if is_connection_error(exc):
+                raise  # MariaDB is away: the caller retries the batch
             rows, error = [], f"{type(exc).__name__}: {exc}"
     seconds = time.perf_counter() - start
     errors = metrics.FILTER_ERRORS.labels(str(active.id))  # the series exists at 0
@@ -130,7 +147,8 @@ async def run_filter(pool, admin_pool, active: ActiveFilter, ids: ObjectIdList,
 
 async def run_filters(pool, admin_pool, filters: Sequence[ActiveFilter], ids: ObjectIdList,
                       limit: int, time_limit_s: float) -> list[FilterRun]:
-    """Every filter on the batch, at most the pool's size at once."""
+    """Every filter on the batch, at most the pool's size at once.  Raises if MariaDB
+    is unreachable (see :func:`is_connection_error`): retry the whole batch."""
     return list(await asyncio.gather(*(run_filter(pool, admin_pool, f, ids, limit,
                                                   time_limit_s) for f in filters)))
 

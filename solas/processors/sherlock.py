@@ -100,8 +100,9 @@ class SherlockProcessor:
     async def _reload(self) -> None:
         loop = asyncio.get_running_loop()
         start = time.perf_counter()
-        self.version = await loop.run_in_executor(None, self.source.version)
-        self.context = await loop.run_in_executor(None, self.source.load)
+        version = await loop.run_in_executor(None, self.source.version)
+        context = await loop.run_in_executor(None, self.source.load)
+        self.version, self.context = version, context  # together, or not at all
         seconds = time.perf_counter() - start
         metrics.SHERLOCK_INDEX_SOURCES.set(len(self.context.index.rows))
         metrics.SHERLOCK_INDEX_BUILD.set(seconds)
@@ -114,11 +115,16 @@ class SherlockProcessor:
         if time.monotonic() - self._checked < self.refresh_s:
             return
         self._checked = time.monotonic()
-        version = await asyncio.get_running_loop().run_in_executor(None, self.source.version)
-        if version != self.version:
-            log.info("catalogues changed (%s -> %s): rebuilding the index", self.version,
-                     version)
-            await self._reload()
+        try:
+            version = await asyncio.get_running_loop().run_in_executor(None,
+                                                                       self.source.version)
+            if version != self.version:
+                log.info("catalogues changed (%s -> %s): rebuilding the index",
+                         self.version, version)
+                await self._reload()
+        except Exception as exc:  # MariaDB away: keep the index we have, ask again later
+            log.warning("catalogue version not read (%s: %s); keeping the current index",
+                        type(exc).__name__, exc)
 
     def classify(self, alerts: Sequence[dict]) -> list[dict]:
         """Context of each alert: cached per object, the misses classified at once."""

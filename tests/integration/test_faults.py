@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import shutil
 import threading
 import time
 from collections import Counter
@@ -59,6 +60,7 @@ CLONES_PER_TEST = 12          # x 48 single-alert objects: 576 alerts per fault
 RATE = 40.0                   # alerts per second while the fault is injected
 ANNOTATIONS_PER_TEST = 240    # sent at ANNOTATION_RATE during the annotation fault
 ANNOTATION_RATE = 16.0
+WARM_UP_ANNOTATIONS = 10
 WATCHLIST_RADIUS = 2.0        # arcsec; every fourth object has a cone on it
 CASSANDRA_DOWN_S = 30.0
 TIMEOUT_S = 420.0             # longest wait for any one condition
@@ -271,12 +273,18 @@ def deployment(stack: Settings, isolate, db_helpers) -> Deployment:
         annotator=annotator, cones=cones, figures={})
     asyncio.run(ensure_topics(settings, [filter_topic(settings, f) for f in (
         dep.sql_filter, dep.watchlist_filter, dep.annotation_filter)]))
+    for worker_id in WORKER_IDS.values():  # RocksDB state of an earlier run's app id
+        shutil.rmtree(settings.home / "workers" / str(worker_id), ignore_errors=True)
     try:
         for agent in AGENTS:
             start_agent(dep, agent)
         warm = chunks["warm-up"]
         asyncio.run(produce(settings, warm.messages, settings.raw_topic, progress=False))
         wait_until(dep, "warm-up alerts stored", lambda: all_stored(settings, list(warm.objects)))
+        notes = annotation_messages(dep, "warm-up")[:WARM_UP_ANNOTATIONS]
+        asyncio.run(produce(settings, notes, stage_topic(settings, ANNOTATIONS), progress=False))
+        wait_until(dep, "warm-up annotations stored",  # every worker now consumes
+                   lambda: done(dep, "annotation") >= len(notes))
         yield dep
     finally:
         for worker in dep.workers.values():

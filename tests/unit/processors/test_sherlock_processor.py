@@ -55,3 +55,36 @@ def test_the_cache_forgets_the_least_recently_used_object():
     cache.put("c", "v", {"x": 3})
     assert cache.get("b", "v") is None and cache.get("a", "v") and cache.get("c", "v")
     assert cache.get("a", "other version") is None
+
+
+async def test_a_failing_catalogue_check_keeps_the_index_and_the_worker_running(blazars):
+    """MariaDB away during the periodic version check: keep classifying with the index
+    we have, and pick up the new version once it can be read."""
+    calls = {"n": 0}
+    context = Context(build_index({NAME: blazars}), build_tns_index(()))
+
+    def version() -> str:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise ConnectionRefusedError("MariaDB restarting")
+        return "v2"
+
+    processor = SherlockProcessor(ContextSource(version, lambda: context), None,
+                                  refresh_s=0.0)
+    processor.context, processor.version = context, "v1"
+    await processor._refresh_if_changed()
+    assert (processor.version, processor.context) == ("v1", context)
+    await processor._refresh_if_changed()
+    assert processor.version == "v2"
+
+
+async def test_a_failed_reload_leaves_version_and_index_unchanged(blazars):
+    context = Context(build_index({NAME: blazars}), build_tns_index(()))
+
+    def load() -> Context:
+        raise ConnectionRefusedError("MariaDB restarting")
+
+    processor = SherlockProcessor(ContextSource(lambda: "v2", load), None, refresh_s=0.0)
+    processor.context, processor.version = context, "v1"
+    await processor._refresh_if_changed()
+    assert (processor.version, processor.context) == ("v1", context)

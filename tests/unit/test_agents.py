@@ -1,0 +1,19 @@
+"""Each agent module registers its own agent only: a worker started with ``--agents X``
+consumes X's input topic and nothing else (each stage scales and fails on its own)."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+from agents import AGENTS
+
+
+@pytest.mark.parametrize("name", AGENTS)
+def test_importing_an_agent_registers_only_that_agent(name):
+    code = (f"import agents.{name}\nfrom agents.app import app\n"
+            "import json; print(json.dumps(sorted(app.agents)))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, check=True).stdout
+    registered = json.loads(out.strip().splitlines()[-1])
+    assert registered and all(a.startswith(f"agents.{name}.") for a in registered), registered
