@@ -2,7 +2,8 @@
 import numpy as np
 from PIL import Image
 
-from solas.bench_all import Sample, percentiles, stage_lag, windowed_p99
+from solas.bench_all import (Sample, kept_up, percentiles, stage_lag, stage_rates,
+                             windowed_p99)
 from solas.bench_plot import plot_run, stage_rate_series
 
 
@@ -47,3 +48,17 @@ def test_plot_run_writes_a_png(tmp_path):
     plot_run(tmp_path / "run.png", 300.0, samples, arrival, 1 + arrival / 10)
     with Image.open(tmp_path / "run.png") as image:
         assert image.format == "PNG" and image.width > 500 and image.height > 800
+
+
+def test_stage_rates_use_what_each_stage_finished_even_if_it_did_not_finish_all():
+    samples = [sample(float(t), 300 * t, 300 * t, 200 * t, 0) for t in range(41)]
+    rates = stage_rates(samples)
+    assert abs(rates["ingest"] - 300) < 1 and abs(rates["sherlock"] - 200) < 1
+    assert np.isnan(rates["filter"])
+
+
+def test_a_run_whose_backlog_grows_did_not_keep_up_even_with_a_good_p99():
+    assert kept_up({"ingest": 330.0, "sherlock": 331.0, "filter": 329.0}, 333.0, 12.0)
+    assert not kept_up({"ingest": 170.0, "sherlock": 170.0, "filter": 159.0}, 200.0, 25.3)
+    assert not kept_up({"ingest": 333.0, "sherlock": 333.0, "filter": 333.0}, 333.0, 31.0)
+    assert not kept_up({"ingest": 333.0, "sherlock": 333.0, "filter": 333.0}, 333.0, None)
