@@ -11,7 +11,7 @@ app = faust.App(
     settings.app_id,
     broker=f"kafka://{settings.kafka}",
     store="rocksdb://",
-    datadir=str((settings.home / "workers" / str(settings.worker_id)).resolve()),
+    datadir=str(settings.worker_dir.resolve()),
     autodiscover=False,
     web_port=settings.worker_web_port + settings.worker_id,
     web_bind="127.0.0.1",

@@ -145,6 +145,13 @@ class Settings:
         return self.home / "logs"
 
     @property
+    def worker_dir(self) -> Path:
+        """State of this worker process (faust's RocksDB tables, the sky cache): per
+        application id, so a deployment or bench with another id never meets state whose
+        changelog offsets belong to other topics."""
+        return self.home / "workers" / self.app_id / str(self.worker_id)
+
+    @property
     def mariadb(self) -> dict:
         """Connection keywords parsed from :attr:`mariadb_url`."""
         url = urlparse(self.mariadb_url)

@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-import shutil
 import threading
 import time
 from collections import Counter
@@ -273,8 +272,6 @@ def deployment(stack: Settings, isolate, db_helpers) -> Deployment:
         annotator=annotator, cones=cones, figures={})
     asyncio.run(ensure_topics(settings, [filter_topic(settings, f) for f in (
         dep.sql_filter, dep.watchlist_filter, dep.annotation_filter)]))
-    for worker_id in WORKER_IDS.values():  # RocksDB state of an earlier run's app id
-        shutil.rmtree(settings.home / "workers" / str(worker_id), ignore_errors=True)
     try:
         for agent in AGENTS:
             start_agent(dep, agent)

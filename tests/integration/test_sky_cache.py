@@ -5,6 +5,7 @@ cache deleted it does the full load and still matches."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import shutil
 import time
 
@@ -24,7 +25,7 @@ WORKER_ID = 7
 
 def cache_dir(settings):
     """The filter processor's sky cache of worker WORKER_ID (see agents.filter_processor)."""
-    return settings.home / "workers" / str(WORKER_ID) / "sky-cache-filter.db"
+    return dataclasses.replace(settings, worker_id=WORKER_ID).worker_dir / "sky-cache-filter.db"
 
 
 def worker_metrics(worker) -> dict:

@@ -33,3 +33,13 @@ def test_every_setting_has_a_docstring_and_a_variable():
     from dataclasses import fields
     for f in fields(Settings):
         assert f.metadata["doc"] and f.metadata["env"].startswith("SOLAS_"), f.name
+
+
+def test_worker_state_is_kept_per_application_id_and_worker():
+    from pathlib import Path
+
+    from solas.settings import load_settings
+
+    a = load_settings({"SOLAS_HOME": "/x", "SOLAS_APP_ID": "solas-a", "SOLAS_WORKER_ID": "2"})
+    b = load_settings({"SOLAS_HOME": "/x", "SOLAS_APP_ID": "solas-b", "SOLAS_WORKER_ID": "2"})
+    assert a.worker_dir == Path("/x/workers/solas-a/2") and a.worker_dir != b.worker_dir
