@@ -2,8 +2,8 @@
 import numpy as np
 from PIL import Image
 
-from solas.bench_all import (Sample, kept_up, percentiles, stage_lag, stage_rates,
-                             windowed_p99)
+from solas.bench_all import (Sample, kept_up, lag_growth, percentiles, stage_lag,
+                             stage_rates, windowed_p99)
 from solas.bench_plot import plot_run, stage_rate_series
 
 
@@ -58,7 +58,12 @@ def test_stage_rates_use_what_each_stage_finished_even_if_it_did_not_finish_all(
 
 
 def test_a_run_whose_backlog_grows_did_not_keep_up_even_with_a_good_p99():
-    assert kept_up({"ingest": 330.0, "sherlock": 331.0, "filter": 329.0}, 333.0, 12.0)
-    assert not kept_up({"ingest": 170.0, "sherlock": 170.0, "filter": 159.0}, 200.0, 25.3)
-    assert not kept_up({"ingest": 333.0, "sherlock": 333.0, "filter": 333.0}, 333.0, 31.0)
-    assert not kept_up({"ingest": 333.0, "sherlock": 333.0, "filter": 333.0}, 333.0, None)
+    steady = [sample(float(t), 250 * t, 250 * t - 500 * (t % 2), 250 * t - 600, 250 * t - 900)
+              for t in range(2, 80)]
+    growing = [sample(float(t), 333 * t, 270 * t, 270 * t, 270 * t) for t in range(80)]
+    assert abs(lag_growth(steady, 80.0)) < 5
+    assert abs(lag_growth(growing, 80.0) - 63) < 1
+    assert kept_up(lag_growth(steady, 80.0), 250.0, 9.5)
+    assert not kept_up(lag_growth(growing, 80.0), 333.0, 21.0)
+    assert not kept_up(0.0, 333.0, 31.0) and not kept_up(0.0, 333.0, None)
+    assert not kept_up(float("nan"), 333.0, 5.0)
