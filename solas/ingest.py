@@ -72,9 +72,15 @@ def ingested_record(alert: Alert, raw_timestamp_ms: int | None) -> bytes:
 
 def alert_from_ingested(data: bytes) -> tuple[Alert, int | None]:
     """Inverse of :func:`ingested_record` (cutouts are not carried)."""
-    body = orjson.loads(data)
-    raw_timestamp_ms = body.pop("raw_timestamp_ms", None)
-    return Alert(**body, cutouts={}), raw_timestamp_ms
+    return alert_from_body(orjson.loads(data))
+
+
+def alert_from_body(body: dict) -> tuple[Alert, int | None]:
+    """:func:`alert_from_ingested` of an already parsed record; ``body`` is left as it is
+    (the alert shares its light-curve lists)."""
+    fields = dict(body)
+    raw_timestamp_ms = fields.pop("raw_timestamp_ms", None)
+    return Alert(**fields, cutouts={}), raw_timestamp_ms
 
 
 def _jsonable(value):

@@ -25,7 +25,7 @@ from aiokafka import AIOKafkaProducer, TopicPartition
 from solas import metrics
 from solas.features import compute_features
 from solas.filters import TIME_COLUMNS, object_id_list
-from solas.ingest import alert_from_ingested
+from solas.ingest import alert_from_body
 from solas.processors import messages
 from solas.processors.filters import (RUN_ON_ALERT, ActiveFilter, FilterRun,
                                       load_active_filters, record_errors, run_filters)
@@ -91,7 +91,7 @@ def parse_records(records: Sequence[Record], survey: str) -> Parsed:
         try:
             body = orjson.loads(record.value)
             context, name = body.pop("sherlock", None) or {}, body.pop("tns_name", None)
-            alert, raw_ms = alert_from_ingested(orjson.dumps(body))
+            alert, raw_ms = alert_from_body(body)
         except (ValueError, TypeError) as exc:
             log.error("skipped %s/%d: not an alert (%s)", record.tp, record.offset, exc)
             metrics.STAGE_DEADLETTER.labels(STAGE, "malformed").inc()
