@@ -108,7 +108,7 @@ def test_two_workers_see_a_new_watchlist_and_emit_each_match_once(ztf):
         asyncio.run(publish(ztf, stage_topic(ztf, WATCHLIST_CHANGES), str(wl_id), {"wl_id": wl_id,
                                                                  "action": "upsert"}))
         fid = make_filter(ztf, user, f"objects, watchlist:{wl_id}", "objects.ncand >= 1",
-                          "objects.objectId, objects.ncand, watchlist_hits.name")
+                          "objects.objectId, objects.ncand, objects.jdmax, watchlist_hits.name")
         time.sleep(8)  # the filter refresh interval is 5 s
         topic = filter_topic(ztf, fid)
         live_start = asyncio.run(end_offsets(ztf, stage_topic(ztf, LIVE)))
@@ -124,9 +124,10 @@ def test_two_workers_see_a_new_watchlist_and_emit_each_match_once(ztf):
     out = asyncio.run(read_topic(ztf, topic, keep=lambda r: orjson.loads(r.value)))
     names = sorted(m["objectId"] for m in out)
     # every object on the list matches; an object with two alerts in different batches
-    # matches once per alert (ncand tells them apart), never twice for the same alert
+    # matches once per alert (its latest detection, jdmax, tells them apart), never twice
+    # for the same alert
     assert sorted(set(names)) == sorted({a.object_id for a in chosen})
-    alerts_sent = [(m["objectId"], m["ncand"]) for m in out]
+    alerts_sent = [(m["objectId"], m["jdmax"]) for m in out]
     assert len(alerts_sent) == len(set(alerts_sent))
     assert all(m["name"] == m["objectId"] and m["UTC"] for m in out)
     live = asyncio.run(read_topic(ztf, stage_topic(ztf, LIVE), live_start, keep=lambda r: orjson.loads(r.value)))
