@@ -109,27 +109,24 @@ async def partitions(settings: Settings, topic: str) -> list[TopicPartition]:
 
 async def end_offsets(settings: Settings, topic: str) -> dict[TopicPartition, int]:
     """The next offset of every partition of ``topic`` (empty if it does not exist)."""
-    parts = await partitions(settings, topic)
-    if not parts:
-        return {}
-    consumer = _consumer(settings)
-    await consumer.start()
-    try:
-        return await consumer.end_offsets(parts)
-    finally:
-        await _stop(consumer)
+    return await _offsets(settings, topic, "end_offsets")
 
 
 async def beginning_offsets(settings: Settings, topic: str) -> dict[TopicPartition, int]:
     """The first offset still held of every partition of ``topic`` (empty if it does not
     exist): retention may have deleted what came before."""
+    return await _offsets(settings, topic, "beginning_offsets")
+
+
+async def _offsets(settings: Settings, topic: str, which: str) -> dict[TopicPartition, int]:
+    """The consumer's ``which`` ("end_offsets" or "beginning_offsets") of ``topic``."""
     parts = await partitions(settings, topic)
     if not parts:
         return {}
     consumer = _consumer(settings)
     await consumer.start()
     try:
-        return await consumer.beginning_offsets(parts)
+        return await getattr(consumer, which)(parts)
     finally:
         await _stop(consumer)
 

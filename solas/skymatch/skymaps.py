@@ -82,6 +82,17 @@ class SkyMap:
         """Order-29 index just past each pixel."""
         return (self.ipix + 1) << (2 * (MAX_ORDER - self.order))
 
+    def pixel_centres(self, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(ra, dec) in degrees of the centres of the pixels at positions ``index``."""
+        index = np.asarray(index)
+        ra, dec = np.empty(index.size), np.empty(index.size)
+        for order in np.unique(self.order[index]):
+            sel = np.flatnonzero(self.order[index] == order)
+            lon, lat = nested.healpix_to_lonlat(self.ipix[index[sel]].astype(np.uint64),
+                                                int(order))
+            ra[sel], dec[sel] = lon.deg, lat.deg
+        return ra, dec
+
     def credible_region_moc(self, level: float = 0.9) -> MOC:
         """MOC of the smallest region holding probability ``level`` (0 < level <= 1)."""
         return credible_region_moc(self, level)

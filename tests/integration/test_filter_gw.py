@@ -15,7 +15,6 @@ import uuid
 import numpy as np
 import pytest
 from aiokafka import AIOKafkaProducer
-from cdshealpix import nested
 
 from solas.db import init_all
 from solas.replay import Message, produce
@@ -61,13 +60,7 @@ def targets(skymap, n_in: int, n_out: int, rng) -> tuple[np.ndarray, np.ndarray]
     ring = np.flatnonzero((skymap.level > 0.92) & (skymap.level < 0.99))
     pick = np.concatenate([rng.choice(inner, n_in, replace=False),
                            rng.choice(ring, n_out, replace=False)])
-    ra, dec = np.empty(pick.size), np.empty(pick.size)
-    for order in np.unique(skymap.order[pick]):
-        sel = np.flatnonzero(skymap.order[pick] == order)
-        lon, lat = nested.healpix_to_lonlat(skymap.ipix[pick[sel]].astype(np.uint64),
-                                            int(order))
-        ra[sel], dec[sel] = lon.deg, lat.deg
-    return ra, dec
+    return skymap.pixel_centres(pick)
 
 
 def placed_alerts(settings, ra, dec) -> tuple[list[Message], dict[str, tuple]]:

@@ -2,7 +2,6 @@
 made from a GW map get the map's contour and density; other watchmaps give none."""
 import numpy as np
 import pytest
-from cdshealpix import nested
 
 from solas.processors.filter import gw_hit_rows
 from solas.processors.sky import GwMap
@@ -21,14 +20,7 @@ def maps(settings_data_dir):
 
 def positions(skymap, rng, n):
     """Centres of random pixels of the map's 99.9% region, degrees."""
-    pick = rng.choice(skymap.ipix.size, n)
-    ra, dec = np.empty(n), np.empty(n)
-    for order in np.unique(skymap.order[pick]):
-        sel = np.flatnonzero(skymap.order[pick] == order)
-        lon, lat = nested.healpix_to_lonlat(skymap.ipix[pick[sel]].astype(np.uint64),
-                                            int(order))
-        ra[sel], dec[sel] = lon.deg, lat.deg
-    return ra, dec
+    return skymap.pixel_centres(rng.choice(skymap.ipix.size, n))
 
 
 def test_hits_of_a_gw_watchmap_carry_its_contour_and_density(maps):

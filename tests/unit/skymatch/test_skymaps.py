@@ -365,3 +365,14 @@ def test_a_good_small_stored_map_reads():
     stored = skymap_from_bytes(stored_bytes(**GOOD))
     values = evaluate_skymap([45.0, 135.0, 225.0], [30.0, 30.0, 30.0], stored)
     np.testing.assert_allclose(values.contour, [50.0, 90.0, np.nan])
+
+
+def test_pixel_centres_fall_in_their_own_pixels(settings_data_dir):
+    from solas.skymatch import read_skymap
+    from solas.skymatch.sky import healpix_index
+
+    skymap = read_skymap(settings_data_dir / "skymaps" / "S200129m.bayestar.multiorder.fits")
+    index = np.random.default_rng(5).choice(skymap.ipix.size, 500, replace=False)
+    ra, dec = skymap.pixel_centres(index)
+    inside = healpix_index(ra, dec, 29)
+    assert np.all((skymap.start29[index] <= inside) & (inside < skymap.end29[index]))
