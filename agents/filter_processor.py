@@ -24,12 +24,13 @@ async def filter_processor(role: str = "filter") -> FilterProcessor:
                                       maxsize=settings.filter_connections)
     sky = SkyState(settings, sky_cache_path(role))
     await sky.start()
+    owner = f"{settings.app_id}-{role}-{settings.worker_id}"
     producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka, enable_idempotence=True,
-        transactional_id=f"{settings.app_id}-{role}-{settings.worker_id}",
+        bootstrap_servers=settings.kafka, enable_idempotence=True, transactional_id=owner,
+        transaction_timeout_ms=int(settings.filter_transaction_timeout_s * 1000),
         max_request_size=settings.max_message_bytes, linger_ms=5)
     await producer.start()
-    processor = FilterProcessor(settings, pool, ro_pool, sky, producer, app.conf.id)
+    processor = FilterProcessor(settings, pool, ro_pool, sky, producer, app.conf.id, owner)
     await processor.refresh_filters(force=True)
     return processor
 

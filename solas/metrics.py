@@ -76,6 +76,9 @@ FILTER_ERRORS = Counter("solas_filter_errors", "Filter runs that failed or were 
                         ["filter"])
 FILTER_EMITTED_BYTES = Counter("solas_filter_emitted_bytes",
                                "Bytes a filter sent to its Kafka topic", ["filter"])
+FILTER_LEDGER_WAITS = Counter("solas_filter_ledger_waits_polls",
+                              "Waits of a filter worker for a match another worker's open "
+                              "Kafka transaction may have sent (after a rebalance)")
 SKY_INDEX_ITEMS = Gauge("solas_filter_sky_index_items",
                         "Active watchlist cones / watchmaps / GW sky maps in a worker's index",
                         ["kind"])

@@ -162,17 +162,23 @@ async def group_lag(settings: Settings, group: str, partitions: list[TopicPartit
     """Messages of each partition not yet committed by consumer group ``group``."""
     if not partitions:
         return {}
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka, request_timeout_ms=10000)
-    await admin.start()
-    try:
-        committed = await admin.list_consumer_group_offsets(group, partitions=partitions)
-    finally:
-        await admin.close()
+    committed = await committed_offsets(settings, group, partitions)
     consumer = _consumer(settings)
     await consumer.start()
     try:
         end = await consumer.end_offsets(partitions)
     finally:
         await _stop(consumer)
-    return {tp: max(0, end[tp] - (committed[tp].offset if tp in committed and
-                                  committed[tp].offset >= 0 else 0)) for tp in partitions}
+    return {tp: max(0, end[tp] - committed.get(tp, 0)) for tp in partitions}
+
+
+async def committed_offsets(settings: Settings, group: str, partitions: list[TopicPartition]
+                            ) -> dict[TopicPartition, int]:
+    """The offsets consumer group ``group`` committed on ``partitions`` (none: left out)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka, request_timeout_ms=10000)
+    await admin.start()
+    try:
+        committed = await admin.list_consumer_group_offsets(group, partitions=partitions)
+    finally:
+        await admin.close()
+    return {tp: meta.offset for tp, meta in committed.items() if meta.offset >= 0}

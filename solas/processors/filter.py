@@ -30,16 +30,20 @@ from solas.processors import messages
 from solas.processors.filters import (RUN_ON_ALERT, ActiveFilter, FilterRun,
                                       load_active_filters, record_errors, run_filters)
 from solas.processors.ingest import RAW_TIMESTAMP_HEADER
+from solas.processors.ledger import (LedgerEntry, Pair, Settled, judge_entries, parse_origin,
+                                     settle_doubts)
 from solas.processors.retry import until_done
 from solas.processors.sky import GwMap, SkyState
 from solas.settings import Settings
 from solas.skymatch import MocMatches, evaluate_skymap
 from solas.stores import mariadb
 from solas.surveys import Alert
-from solas.topics import LIVE, ensure_topics, stage_topic
+from solas.topics import LIVE, committed_offsets, ensure_topics, stage_topic
 
 log = logging.getLogger(__name__)
 STAGE = "filter"
+DOUBT_POLL_S = 0.5
+"""How often a worker re-reads ledger entries another worker's open transaction holds, s."""
 OBJECT_ID = {"ztf": "objectId", "lsst": "diaObjectId"}
 
 
@@ -302,11 +306,14 @@ async def _rollback(conn) -> None:
         conn.close()  # never back into the pool with a transaction open
 
 
-def batch_offsets(records: Sequence[Record]) -> dict[TopicPartition, int]:
-    """The next offset to consume per partition after this batch."""
+def batch_offsets(records: Sequence[Record],
+                  floor: Mapping[TopicPartition, int] | None = None
+                  ) -> dict[TopicPartition, int]:
+    """The next offset to consume per partition after this batch, never below ``floor``
+    (offsets another worker is known to have committed: the group must not move back)."""
     offsets: dict[TopicPartition, int] = {}
     for r in records:
-        offsets[r.tp] = max(offsets.get(r.tp, 0), r.offset + 1)
+        offsets[r.tp] = max(offsets.get(r.tp, 0), r.offset + 1, (floor or {}).get(r.tp, 0))
     return offsets
 
 
@@ -314,12 +321,14 @@ class FilterProcessor:
     """Runs the filter stage on batches; owns the pools, the producer and the filter set."""
 
     def __init__(self, settings: Settings, pool, ro_pool, sky: SkyState,
-                 producer: AIOKafkaProducer, group_id: str):
+                 producer: AIOKafkaProducer, group_id: str, owner: str):
         self.settings = settings
         self.pool, self.ro_pool = pool, ro_pool
         self.sky = sky
         self.producer = producer
         self.group_id = group_id
+        self.owner = owner  # the producer's transactional id, recorded in the ledger
+        self.seen_committed: dict[TopicPartition, int] = {}
         self.filters: list[ActiveFilter] = []
         self._loaded = 0.0
         self._topics: set[str] = set()
@@ -389,27 +398,67 @@ class FilterProcessor:
         async with self.pool.acquire() as conn, conn.cursor() as own:
             await own.execute(usage_sql(len(rows)), values)
 
-    async def already_emitted(self, matches: dict[tuple[int, int], str]) -> frozenset:
-        """The (filter, source id) pairs of ``matches`` that the ledger records as sent:
-        committed, or recorded for another record.  A pair recorded for the very record
-        being processed again and never marked committed was aborted: it is sent again."""
+    async def ledger_entries(self, matches: Mapping[Pair, str]) -> list[LedgerEntry]:
+        """The ledger rows of the alerts of ``matches``: one query."""
         if not matches:
-            return frozenset()
+            return []
         sources = sorted({s for _, s in matches})
         async with self.pool.acquire() as conn, conn.cursor() as cursor:
             await cursor.execute(
-                "SELECT filter_id, source_id, origin, committed FROM filter_emitted WHERE "
-                f"source_id IN ({', '.join(['%s'] * len(sources))})", sources)
+                "SELECT filter_id, source_id, origin, committed, owner, "
+                "TIMESTAMPDIFF(MICROSECOND, emitted, UTC_TIMESTAMP(6)) FROM filter_emitted "
+                f"WHERE source_id IN ({', '.join(['%s'] * len(sources))})", sources)
             rows = await cursor.fetchall()
-        return frozenset((f, s) for f, s, origin, committed in rows
-                         if (f, s) in matches and (committed or matches[(f, s)] != origin))
+        return [LedgerEntry((f, s), origin, bool(committed), owner or "", age_us / 1e6)
+                for f, s, origin, committed, owner, age_us in rows]
 
-    async def record_emitted(self, pairs: list[tuple[int, int]],
-                             matches: dict[tuple[int, int], str]) -> None:
-        """Write the pairs about to be sent to the ledger, before their transaction."""
-        await upsert(self.pool, "filter_emitted", [
-            {"filter_id": f, "source_id": s, "origin": matches[(f, s)], "committed": 0}
-            for f, s in pairs])
+    async def already_emitted(self, matches: Mapping[Pair, str]) -> frozenset:
+        """The pairs of ``matches`` that were sent already (see :mod:`ledger`).  Pairs
+        another worker's transaction may still send are waited for, re-read every
+        :data:`DOUBT_POLL_S`, until the ledger or the group's offsets settle them."""
+        sent: set[Pair] = set()
+        while matches:
+            verdict = judge_entries(await self.ledger_entries(matches), matches, self.owner)
+            sent |= verdict.sent
+            if not verdict.in_doubt:
+                break
+            settled = await self.settle(verdict.in_doubt)
+            sent |= settled.sent
+            if not settled.pending:
+                break
+            metrics.FILTER_LEDGER_WAITS.inc()
+            await asyncio.sleep(DOUBT_POLL_S)
+            matches = {e.pair: matches[e.pair] for e in settled.pending}
+        return frozenset(sent)
+
+    async def settle(self, entries: Sequence[LedgerEntry]) -> Settled:
+        """Settle in-doubt entries from the group's committed offsets; the pairs found
+        sent are marked committed, so no worker needs to ask again."""
+        partitions = sorted({parse_origin(e.origin)[0] for e in entries})
+        committed = await committed_offsets(self.settings, self.group_id, partitions)
+        for tp, offset in committed.items():
+            self.seen_committed[tp] = max(self.seen_committed.get(tp, 0), offset)
+        settled = settle_doubts(entries, committed, self.settings.filter_transaction_timeout_s)
+        if settled.sent:
+            async with self.pool.acquire() as conn, conn.cursor() as cursor:
+                await cursor.executemany("UPDATE filter_emitted SET committed=1 "
+                                         "WHERE filter_id=%s AND source_id=%s",
+                                         sorted(settled.sent))
+        return settled
+
+    async def record_emitted(self, pairs: list[Pair], matches: Mapping[Pair, str]) -> None:
+        """Write the pairs about to be sent to the ledger, before their transaction, with
+        this worker as owner and MariaDB's time."""
+        if not pairs:
+            return
+        async with self.pool.acquire() as conn, conn.cursor() as cursor:
+            await cursor.execute(
+                "INSERT INTO filter_emitted (filter_id, source_id, origin, owner, committed, "
+                "emitted) VALUES " + ", ".join(["(%s, %s, %s, %s, 0, UTC_TIMESTAMP(6))"]
+                                               * len(pairs))
+                + " ON DUPLICATE KEY UPDATE origin=VALUES(origin), owner=VALUES(owner), "
+                "committed=0, emitted=VALUES(emitted)",
+                [v for f, s in pairs for v in (f, s, matches[(f, s)], self.owner)])
 
     async def mark_committed(self, pairs: list[tuple[int, int]], quota: QuotaBook) -> None:
         """After the transaction: these pairs are sent for good, even if faust's own
@@ -466,7 +515,8 @@ class FilterProcessor:
         out = self.outgoing(runs, parsed, quota, already)
         await until_done(STAGE, "ledger", self.record_emitted, out.emitted, matches)
         with metrics.STAGE_STEP_DURATION.labels(STAGE, "produce").time():
-            await until_done(STAGE, "produce", self.emit, out, batch_offsets(records))
+            await until_done(STAGE, "produce", self.emit, out,
+                             batch_offsets(records, self.seen_committed))
         await until_done(STAGE, "ledger", self.mark_committed, out.emitted, quota)
         metrics.STAGE_OUT.labels(STAGE).inc(len(parsed.alerts))
         metrics.STAGE_BATCH_DURATION.labels(STAGE).observe(time.perf_counter() - start)
