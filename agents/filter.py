@@ -21,8 +21,12 @@ log = logging.getLogger(__name__)
 async def filter_stage(stream):
     """Run every active filter on each batch of classified alerts."""
     processor = await filter_processor()
-    async for events in stream.take_events(settings.batch_size, within=settings.batch_timeout_s):
-        await processor.process([filter_record(e) for e in events])
+    try:
+        async for events in stream.take_events(settings.batch_size,
+                                               within=settings.batch_timeout_s):
+            await processor.process([filter_record(e) for e in events])
+    finally:
+        await processor.close_producer()
 
 
 @app.timer(settings.digest_interval_s)

@@ -17,21 +17,26 @@ from solas.stores import mariadb
 
 
 async def filter_processor(role: str = "filter") -> FilterProcessor:
-    """A filter processor with its own pools and transactional producer (one
-    transactional id per worker and role, so agents never fence each other)."""
+    """A started filter processor with its own pools and transactional producer (one
+    transactional id per worker and role, so agents never fence each other); the caller
+    closes its producer with :meth:`~FilterProcessor.close_producer`."""
     pool = await mariadb.open_pool(settings, maxsize=4)
     ro_pool = await mariadb.open_pool(settings, READONLY_USER, READONLY_PASSWORD,
                                       maxsize=settings.filter_connections)
     sky = SkyState(settings, sky_cache_path(role))
     await sky.start()
     owner = f"{settings.app_id}-{role}-{settings.worker_id}"
-    producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka, enable_idempotence=True, transactional_id=owner,
-        transaction_timeout_ms=int(settings.filter_transaction_timeout_s * 1000),
-        max_request_size=settings.max_message_bytes, linger_ms=5)
-    await producer.start()
-    processor = FilterProcessor(settings, pool, ro_pool, sky, producer, app.conf.id, owner)
-    await processor.refresh_filters(force=True)
+
+    async def open_producer() -> AIOKafkaProducer:
+        producer = AIOKafkaProducer(
+            bootstrap_servers=settings.kafka, enable_idempotence=True, transactional_id=owner,
+            transaction_timeout_ms=int(settings.filter_transaction_timeout_s * 1000),
+            max_request_size=settings.max_message_bytes, linger_ms=5)
+        await producer.start()
+        return producer
+
+    processor = FilterProcessor(settings, pool, ro_pool, sky, open_producer, app.conf.id, owner)
+    await processor.start()
     return processor
 
 

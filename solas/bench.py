@@ -28,10 +28,12 @@ from solas import stack
 from solas.processors.ingest import RAW_TIMESTAMP_HEADER
 from solas.replay import Message, messages_from_paths, produce
 from solas.settings import Settings
-from solas.topics import INGESTED, end_offsets, ensure_topics, read_topic, stage_topic
+from solas.topics import INGESTED, delete_topics, end_offsets, ensure_topics, read_topic, stage_topic
 from solas.workers import alerts_done, metric, read_metrics, start_worker, stop_worker
 
 BENCH_WORKER_ID = 3
+BENCH_TOPICS = "bench-"
+"""Prefix of every topic a bench run makes; a new run deletes the earlier runs' topics."""
 STEP = "solas_stage_step_duration_seconds_sum"
 
 
@@ -130,13 +132,22 @@ def service_pids(settings: Settings) -> dict[str, int]:
     return {name: s.pid for name, s in stack.status(settings).items() if s.pid}
 
 
+def delete_earlier_topics(settings: Settings) -> None:
+    """Delete the topics of earlier bench runs: hundreds of filter topics per run would
+    otherwise pile up in the broker and cost it CPU."""
+    old = asyncio.run(delete_topics(settings, BENCH_TOPICS))
+    if old:
+        print(f"deleted {len(old)} topics of earlier bench runs ({BENCH_TOPICS}*)")
+
+
 def bench_ingest(settings: Settings, n: int, rate: float | None,
                  source: list[Path] | None = None) -> dict:
     """Run the ingest benchmark on clones of the alerts under ``source`` (default: all
     shipped alerts of the survey); returns the results dictionary."""
     source = source or [settings.data_dir / "alerts" / settings.survey]
     tag = time.strftime("%Y%m%d%H%M%S")
-    topic = f"bench-{tag}-alerts-{settings.survey}"
+    topic = f"{BENCH_TOPICS}{tag}-alerts-{settings.survey}"
+    delete_earlier_topics(settings)
     print(f"cloning {n} real {settings.survey} alerts from {', '.join(map(str, source))} ...")
     t0 = time.monotonic()
     messages = make_messages(settings, n, source)

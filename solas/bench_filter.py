@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from catalogs.load import load_catalogues
-from solas.bench import (BENCH_WORKER_ID, MemoryWatch, progress_times, service_pids,
-                         make_messages, throughput)
+from solas.bench import (BENCH_TOPICS, BENCH_WORKER_ID, MemoryWatch, delete_earlier_topics,
+                         make_messages, progress_times, service_pids, throughput)
 from solas.db import init_all
 from solas.filters import object_id_list
 from solas.processors.filters import load_active_filters, run_filters
@@ -42,16 +42,19 @@ def bench_settings(settings: Settings) -> Settings:
     base = settings.mariadb_url.rsplit("/", 1)[0]
     return dataclasses.replace(
         settings, mariadb_url=f"{base}/{settings.mariadb['db']}_bench",
-        topic_namespace=f"bench-{tag}-", topic_prefix=f"bench-{tag}-filter-",
-        app_id=f"solas-bench-{tag}", raw_topic_name=f"bench-{tag}-alerts-{settings.survey}")
+        topic_namespace=f"{BENCH_TOPICS}{tag}-", topic_prefix=f"{BENCH_TOPICS}{tag}-filter-",
+        app_id=f"solas-bench-{tag}",
+        raw_topic_name=f"{BENCH_TOPICS}{tag}-alerts-{settings.survey}")
 
 
 def prepare_bench_database(s: Settings) -> None:
-    """Empty the bench's own database, create the schemas and load the catalogues."""
+    """Empty the bench's own database and delete earlier runs' topics, then create the
+    schemas and load the catalogues."""
     print(f"setting up database {s.mariadb['db']} (emptied) and topics "
           f"{s.topic_namespace}* ...")
     with mariadb.connect(s, database=False) as conn, conn.cursor() as cursor:
         cursor.execute(f"DROP DATABASE IF EXISTS `{s.mariadb['db']}`")  # the bench's own
+    delete_earlier_topics(s)
     init_all(s)
     load_catalogues(s)
 

@@ -76,7 +76,7 @@ class Settings:
         "Kafka transaction timeout of a filter worker, s: the broker aborts a batch's "
         "transaction left open this long, and another worker waits this long (plus the "
         "broker's clean-up interval) before resending a match such a transaction may have "
-        "sent.", 30.0, "SOLAS_FILTER_TRANSACTION_TIMEOUT")
+        "sent.", 60.0, "SOLAS_FILTER_TRANSACTION_TIMEOUT")
     digest_interval_s: float = _doc("How often e-mail digests of matches are sent, s.",
                                     86400.0, "SOLAS_DIGEST_INTERVAL")
     smtp_sender: str = _doc("From address of Solas e-mails.", "solas@localhost",

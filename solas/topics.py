@@ -68,6 +68,22 @@ async def ensure_topics(settings: Settings, names: list[str] | None = None) -> l
         await admin.close()
 
 
+async def delete_topics(settings: Settings, prefix: str) -> list[str]:
+    """Delete every topic whose name starts with ``prefix`` (not empty: never the whole
+    cluster); returns the names deleted."""
+    if not prefix:
+        raise ValueError("delete_topics needs a prefix")
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka, request_timeout_ms=60000)
+    await admin.start()
+    try:
+        names = sorted(t for t in await admin.list_topics() if t.startswith(prefix))
+        for start in range(0, len(names), 100):  # bounded requests
+            await admin.delete_topics(names[start:start + 100], timeout_ms=60000)
+        return names
+    finally:
+        await admin.close()
+
+
 async def _until_listed(admin: AIOKafkaAdminClient, names: set[str],
                         timeout_s: float = 30.0) -> None:
     """Wait until the broker's metadata lists ``names``: a consumer started right after

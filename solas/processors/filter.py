@@ -16,7 +16,7 @@ import datetime as dt
 import logging
 import time
 from collections import defaultdict
-from typing import Any, Mapping, NamedTuple, Sequence
+from typing import Any, Awaitable, Callable, Mapping, NamedTuple, Sequence
 
 import numpy as np
 import orjson
@@ -321,11 +321,13 @@ class FilterProcessor:
     """Runs the filter stage on batches; owns the pools, the producer and the filter set."""
 
     def __init__(self, settings: Settings, pool, ro_pool, sky: SkyState,
-                 producer: AIOKafkaProducer, group_id: str, owner: str):
+                 open_producer: Callable[[], Awaitable[AIOKafkaProducer]], group_id: str,
+                 owner: str):
         self.settings = settings
         self.pool, self.ro_pool = pool, ro_pool
         self.sky = sky
-        self.producer = producer
+        self.open_producer = open_producer  # a started transactional producer
+        self.producer: AIOKafkaProducer | None = None
         self.group_id = group_id
         self.owner = owner  # the producer's transactional id, recorded in the ledger
         self.seen_committed: dict[TopicPartition, int] = {}
@@ -334,6 +336,12 @@ class FilterProcessor:
         self._topics: set[str] = set()
         metrics.declare_stage(STAGE, ("store", "refresh", "filters", "ledger", "produce"),
                               ("malformed", "other_survey"))
+
+    async def start(self) -> None:
+        """Open the producer (its transactional id fences an earlier incarnation of this
+        worker and aborts what it left open) and load the active filters."""
+        self.producer = await self.open_producer()
+        await self.refresh_filters(force=True)
 
     async def refresh_filters(self, force: bool = False) -> None:
         """Reload the active filters when they are older than the refresh interval."""
@@ -486,11 +494,28 @@ class FilterProcessor:
         if out.email:
             await upsert(self.pool, "email_queue", [
                 {"filter_id": f, "object_key": o, "payload": p} for f, o, p in out.email])
-        async with self.producer.transaction():
-            for message in out.kafka:
-                await self.producer.send(message.topic, message.value, key=message.key,
-                                         headers=message.headers)
-            await self.producer.send_offsets_to_transaction(offsets, self.group_id)
+        if self.producer is None:
+            self.producer = await self.open_producer()
+        try:
+            async with self.producer.transaction():
+                for message in out.kafka:
+                    await self.producer.send(message.topic, message.value, key=message.key,
+                                             headers=message.headers)
+                await self.producer.send_offsets_to_transaction(offsets, self.group_id)
+        except Exception:
+            await self.close_producer()
+            raise
+
+    async def close_producer(self) -> None:
+        """Stop the producer; the next batch opens a new one.  After a failed transaction
+        the old one may be unusable (fenced, or timed out by the broker), and a new one
+        with the same transactional id aborts whatever that transaction left open."""
+        producer, self.producer = self.producer, None
+        if producer is not None:
+            try:
+                await producer.stop()
+            except Exception as exc:  # already broken: nothing more to release
+                log.warning("stopping the filter producer failed: %s", exc)
 
     async def process(self, records: Sequence[Record]) -> int:
         """Run the stage on one batch; returns the number of matches."""

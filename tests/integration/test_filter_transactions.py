@@ -1,7 +1,9 @@
-"""The ledger of filter matches on the real stack, after a rebalance: a match recorded by
-another worker whose Kafka transaction may still be open is waited for, and settled from
-MariaDB and from the consumer group's offsets committed in Kafka, so neither worker sends
-it twice and neither loses it."""
+"""Exactly-once emission on the real stack.
+
+After a rebalance, a match recorded in the ledger by another worker whose Kafka transaction
+may still be open is waited for, and settled from MariaDB and from the consumer group's
+offsets committed in Kafka, so neither worker sends it twice and neither loses it.  A
+producer that can no longer commit (fenced, or timed out by the broker) is replaced."""
 from __future__ import annotations
 
 import asyncio
@@ -10,12 +12,13 @@ import datetime as dt
 import time
 
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import ProducerFenced
 
-from solas.processors.filter import FilterProcessor, QuotaBook
+from solas.processors.filter import FilterProcessor, KafkaMessage, Outgoing, QuotaBook
 from solas.processors.ledger import ABORT_CLEANUP_S
 from solas.stores import mariadb
-from solas.topics import SHERLOCKED, ensure_topics, stage_topic
+from solas.topics import SHERLOCKED, ensure_topics, read_topic, stage_topic
 
 pytestmark = pytest.mark.integration
 OFFSET = 500
@@ -118,3 +121,39 @@ def test_an_aborted_transactions_match_is_sent_once_the_timeout_has_passed(ztf):
     assert sent_old == frozenset() and quick_s < 2.0  # aborted long ago: B sends it
     assert sent_young == frozenset()  # B sends it too, but only after the timeout
     assert total_s >= 1.0 + ABORT_CLEANUP_S - 0.5
+
+
+def test_a_fenced_producer_is_replaced_and_the_batch_goes_out_once(ztf):
+    owner = f"{ztf.app_id}-fenced"
+    topic = stage_topic(ztf, "fenced")
+
+    def producer() -> AIOKafkaProducer:
+        return AIOKafkaProducer(bootstrap_servers=ztf.kafka, enable_idempotence=True,
+                                transactional_id=owner)
+
+    async def open_producer() -> AIOKafkaProducer:
+        started = producer()
+        await started.start()
+        return started
+
+    async def scenario():
+        await ensure_topics(ztf, [topic])
+        pool = await mariadb.open_pool(ztf)
+        processor = FilterProcessor(ztf, pool, None, None, open_producer, ztf.app_id, owner)
+        try:
+            await processor.start()
+            zombie_killer = producer()  # a newer producer with the same id fences it
+            await zombie_killer.start()
+            await zombie_killer.stop()
+            out = Outgoing([KafkaMessage(topic, b"ZTF21a", b"match", [])], [], [])
+            offsets = {TopicPartition(topic, 0): 1}
+            with pytest.raises(ProducerFenced):
+                await processor.emit(out, offsets)
+            assert processor.producer is None  # dropped: it can never commit again
+            await processor.emit(out, offsets)  # the retry opens a new one
+        finally:
+            await processor.close_producer()
+            pool.close()
+            await pool.wait_closed()
+        return await read_topic(ztf, topic, keep=lambda r: r.value)
+    assert asyncio.run(scenario()) == [b"match"]
