@@ -246,7 +246,6 @@ async def create_watchlist(request: web.Request) -> web.Response:
     loading and crossmatching continue in the background (see ``progress``)."""
     user = await api_caller(request, token_required=True)
     app = request.app
-    services, settings = app[SERVICES], app[SETTINGS]
     path = rows = None
     if request.content_type == "multipart/form-data":
         upload = await read_multipart(request, "file", app[CONFIG].max_watchlist_bytes)
@@ -256,15 +255,7 @@ async def create_watchlist(request: web.Request) -> web.Response:
     else:
         params = await _params(request)
         rows = watchlists.cones_from_json(params.get("cones"))
-    try:
-        fields = watchlists.watchlist_fields(params)
-        wl_id = await watchlists.create(services.db, user.id, fields)
-    except BaseException:
-        if path is not None:
-            path.unlink(missing_ok=True)
-        raise
-    jobs.start(app, watchlists.load(services.db, services.producer, settings, wl_id,
-                                    path=path, rows=rows), f"watchlist-{wl_id}")
+    wl_id = await watchlists.create_and_load(app, user.id, params, path=path, rows=rows)
     return json_response({"id": wl_id, "status": "loading"}, status=201)
 
 
@@ -316,19 +307,10 @@ async def create_watchmap(request: web.Request) -> web.Response:
     """Create a watchmap from a MOC FITS or GW sky map (multipart field ``file``)."""
     user = await api_caller(request, token_required=True)
     app = request.app
-    services, settings = app[SERVICES], app[SETTINGS]
     upload = await read_multipart(request, "file", app[CONFIG].max_watchmap_bytes)
     if upload.path is None:
         raise BadRequest("file: attach a MOC FITS file or a HEALPix sky map")
-    try:
-        fields = watchmaps.watchmap_fields(upload.fields)
-    except BaseException:
-        upload.path.unlink(missing_ok=True)
-        raise
-    ar_id, made = await watchmaps.create(services.db, services.producer, settings, user.id,
-                                         fields, upload.path, upload.filename or "upload")
-    jobs.start(app, watchmaps.crossmatch(services.db, settings, ar_id, made.moc),
-               f"watchmap-{ar_id}")
+    ar_id, made = await watchmaps.create_and_crossmatch(app, user.id, upload)
     return json_response({"id": ar_id, "area_deg2": made.area_deg2, "source": made.source},
                          status=201)
 

@@ -515,18 +515,9 @@ async def watchlist_upload(request: web.Request) -> web.Response:
     user = _require_user(request)
     app = request.app
     upload = await read_multipart(request, "file", app[CONFIG].max_watchlist_bytes)
-    services = app[SERVICES]
-    try:
-        if upload.path is None:
-            raise BadRequest("choose a CSV file of cones (name, ra, dec[, radius])")
-        fields = watchlists.watchlist_fields(upload.fields)
-        wl_id = await watchlists.create(services.db, user.id, fields)
-    except BaseException:
-        if upload.path is not None:
-            upload.path.unlink(missing_ok=True)
-        raise
-    jobs.start(app, watchlists.load(services.db, services.producer, app[SETTINGS], wl_id,
-                                    path=upload.path), f"watchlist-{wl_id}")
+    if upload.path is None:
+        raise BadRequest("choose a CSV file of cones (name, ra, dec[, radius])")
+    wl_id = await watchlists.create_and_load(app, user.id, upload.fields, path=upload.path)
     raise web.HTTPSeeOther(_url(request, "watchlist", id=wl_id))
 
 
@@ -607,19 +598,9 @@ async def watchmap_upload(request: web.Request) -> web.Response:
     user = _require_user(request)
     app = request.app
     upload = await read_multipart(request, "file", app[CONFIG].max_watchmap_bytes)
-    services = app[SERVICES]
     if upload.path is None:
         raise BadRequest("choose a MOC FITS file or a HEALPix sky map")
-    try:
-        fields = watchmaps.watchmap_fields(upload.fields)
-    except BaseException:
-        upload.path.unlink(missing_ok=True)
-        raise
-    ar_id, made = await watchmaps.create(services.db, services.producer, app[SETTINGS],
-                                         user.id, fields, upload.path,
-                                         upload.filename or "upload")
-    jobs.start(app, watchmaps.crossmatch(services.db, app[SETTINGS], ar_id, made.moc),
-               f"watchmap-{ar_id}")
+    ar_id, _ = await watchmaps.create_and_crossmatch(app, user.id, upload)
     raise web.HTTPSeeOther(_url(request, "watchmap", id=ar_id))
 
 

@@ -20,11 +20,13 @@ from pathlib import Path
 from typing import Iterator, Mapping
 
 import numpy as np
+from aiohttp import web
 
 from solas.settings import Settings
 from solas.skymatch import (DEFAULT_RADIUS_ARCSEC, MAX_RADIUS_ARCSEC, ConeIndex, ConeRows,
                             SkyMatchError, read_watchlist_csv)
 from web import db, forms, jobs, sky
+from web.config import SERVICES, SETTINGS
 from web.forms import BadRequest, NotFound
 
 log = logging.getLogger("solas.web")
@@ -48,6 +50,23 @@ def watchlist_fields(params: Mapping, existing: dict | None = None) -> dict:
                                    low=1e-3, high=MAX_RADIUS_ARCSEC),
             "public": forms.boolean(params, "public", bool(old.get("public", False))),
             "active": forms.boolean(params, "active", bool(old.get("active", False)))}
+
+
+async def create_and_load(app: web.Application, user_id: int, params: Mapping, *,
+                          path: Path | None = None, rows: ConeRows | None = None) -> int:
+    """Create a watchlist from form ``params`` and load its cones (the uploaded CSV at
+    ``path``, or ``rows``) in the background with progress; returns its id.  The upload
+    is deleted if the fields are refused."""
+    services = app[SERVICES]
+    try:
+        wl_id = await create(services.db, user_id, watchlist_fields(params))
+    except BaseException:
+        if path is not None:
+            path.unlink(missing_ok=True)
+        raise
+    jobs.start(app, load(services.db, services.producer, app[SETTINGS], wl_id, path=path,
+                         rows=rows), f"watchlist-{wl_id}")
+    return wl_id
 
 
 async def create(pool, user_id: int, fields: dict) -> int:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Mapping, NamedTuple
 
 import numpy as np
+from aiohttp import web
 from astropy.time import Time
 from mocpy import MOC
 
@@ -28,8 +29,10 @@ from solas.skymatch import (MocError, MocIndex, SkyMap, SkymapError, evaluate_sk
                             moc_area_deg2, moc_to_fits_bytes, read_moc_fits, read_skymap,
                             skymap_from_bytes, skymap_to_bytes)
 from web import db, forms, jobs, sky
+from web.config import SERVICES, SETTINGS
 from web.forms import BadRequest, NotFound
 from web.images import moc_preview_png
+from web.uploads import Upload
 
 KIND = "watchmap"
 GW_MAX_LEVEL = 0.999
@@ -134,6 +137,23 @@ def watchmap_fields(params: Mapping, existing: dict | None = None) -> dict:
             "public": forms.boolean(params, "public", bool(old.get("public", False))),
             "active": forms.boolean(params, "active", bool(old.get("active", False))),
             "level": level / 100.0 if level > 1.0 else level}
+
+
+async def create_and_crossmatch(app: web.Application, user_id: int, upload: Upload
+                                ) -> tuple[int, WatchmapFile]:
+    """Store a watchmap from an uploaded MOC or sky map and its form fields, then
+    crossmatch the stored objects in the background with progress; returns (ar_id, file).
+    The upload is deleted whatever happens."""
+    services, settings = app[SERVICES], app[SETTINGS]
+    try:
+        fields = watchmap_fields(upload.fields)
+    except BaseException:
+        upload.path.unlink(missing_ok=True)
+        raise
+    ar_id, made = await create(services.db, services.producer, settings, user_id, fields,
+                               upload.path, upload.filename or "upload")
+    jobs.start(app, crossmatch(services.db, settings, ar_id, made.moc), f"watchmap-{ar_id}")
+    return ar_id, made
 
 
 async def create(pool, producer, settings: Settings, user_id: int, fields: dict,
