@@ -30,6 +30,7 @@ from solas.surveys import (DecodeError, decode_packet, iter_alert_paths, normali
 from solas.topics import (ANNOTATIONS, INGESTED, LIVE, SHERLOCKED, WATCHLIST_CHANGES,
                           end_offsets, ensure_topics, filter_topic, read_topic, stage_topic)
 from solas.workers import alerts_done, start_worker, stop_worker
+from tests.integration.conftest import execute, make_filter, make_user
 from web import db as web_db
 from web.queries import ReadOnlyRunner, compile_for, run_filter
 
@@ -44,18 +45,6 @@ def sample_alerts(settings):
             for raw in read_alert_file(path)]
 
 
-def execute(settings, sql: str, params=()) -> int:
-    with mariadb.connect(settings) as conn, conn.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.lastrowid
-
-
-def make_user(settings) -> int:
-    name = f"astro-{uuid.uuid4().hex[:6]}"
-    return execute(settings, "INSERT INTO users (username, email) VALUES (%s, %s)",
-                   (name, f"{name}@example.org"))
-
-
 def make_watchlist(settings, user: int, alerts) -> int:
     wl_id = execute(settings, "INSERT INTO watchlists (user, name, active, radius) "
                     "VALUES (%s, 'sample objects', 1, 3)", (user,))
@@ -64,15 +53,6 @@ def make_watchlist(settings, user: int, alerts) -> int:
                            "VALUES (%s, %s, %s, %s)",
                            [(wl_id, a.object_id, a.ra, a.dec) for a in alerts])
     return wl_id
-
-
-def make_filter(settings, user: int, tables: str, conditions: str, selected: str) -> int:
-    fid = execute(settings, "INSERT INTO filters (user, name, selected, tables, conditions, "
-                  "run, output) VALUES (%s, 'test', %s, %s, %s, 1, 2)",
-                  (user, selected, tables, conditions))
-    execute(settings, "UPDATE filters SET topic_name=%s WHERE id=%s",
-            (filter_topic(settings, fid), fid))
-    return fid
 
 
 async def publish(settings, topic: str, key: str, value: dict) -> None:

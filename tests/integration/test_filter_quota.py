@@ -12,7 +12,8 @@ import pytest
 from solas.stores import mariadb
 from solas.topics import LIVE, end_offsets, ensure_topics, filter_topic, read_topic, stage_topic
 from solas.workers import start_worker, stop_worker
-from tests.integration.test_filter import FOLDER, make_filter, make_user, sample_alerts
+from tests.integration.conftest import make_filter, make_user
+from tests.integration.test_filter import FOLDER, sample_alerts
 from tests.integration.test_sky_cache import stream_alerts, wait_for
 
 pytestmark = pytest.mark.integration

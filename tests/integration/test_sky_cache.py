@@ -16,7 +16,8 @@ from solas.stores import mariadb
 from solas.topics import INGESTED, SHERLOCKED, end_offsets, ensure_topics, stage_topic
 from solas.workers import alerts_done, metric, read_metrics, start_worker, stop_worker
 from solas.workload import announce
-from tests.integration.test_filter import FOLDER, make_user, make_watchlist, sample_alerts
+from tests.integration.conftest import make_user
+from tests.integration.test_filter import FOLDER, make_watchlist, sample_alerts
 
 pytestmark = pytest.mark.integration
 TIMEOUT_S = 300
