@@ -17,3 +17,18 @@ def test_importing_an_agent_registers_only_that_agent(name):
                          timeout=120, check=True).stdout
     registered = json.loads(out.strip().splitlines()[-1])
     assert registered and all(a.startswith(f"agents.{name}.") for a in registered), registered
+
+
+def test_a_worker_freezes_its_start_up_objects_and_collects_the_young_less_often():
+    import gc
+
+    from agents.worker import tune_garbage_collector
+
+    before = gc.get_threshold()
+    try:
+        tune_garbage_collector(12_345)
+        assert gc.get_threshold() == (12_345, *before[1:])
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)

@@ -47,3 +47,36 @@ def test_only_a_busy_connection_on_every_host_means_wait_and_send_again():
     assert not _all_busy(NoHostAvailable("x", {"h1": ConnectionBusy("busy"),
                                                "h2": OperationTimedOut("slow")}))
     assert not _all_busy(NoHostAvailable("x", {}))
+
+
+def _prepared(types):
+    from cassandra.protocol import ColumnMetadata
+    from cassandra.query import PreparedStatement
+
+    columns = [ColumnMetadata("ks", "t", f"c{i}", t) for i, t in enumerate(types)]
+    return PreparedStatement(columns, b"id", [0], "INSERT ...", "ks", 4, None, None)
+
+
+def test_bound_values_are_the_bytes_the_driver_binds_for_every_column_type():
+    from cassandra import cqltypes
+    from solas.stores.cassandra import Insert, bind_values, packers_of
+
+    types = [cqltypes.LongType, cqltypes.DoubleType, cqltypes.FloatType, cqltypes.Int32Type,
+             cqltypes.ShortType, cqltypes.ByteType, cqltypes.BooleanType, cqltypes.UTF8Type,
+             cqltypes.BytesType]
+    values = [2**62 + 3, float("nan"), -1.25, -7, 300, -5, True, "ZTF21abc", b"\x00FITS"]
+    prepared = _prepared(types)
+    ours = bind_values(Insert(prepared, packers_of(prepared)), values)
+    theirs = prepared.bind(values)
+    assert ours.values == theirs.values and ours.routing_key == theirs.routing_key
+    assert ours.raw_values == values
+
+
+def test_a_value_its_column_cannot_hold_gets_the_drivers_error_naming_the_column():
+    import pytest
+    from cassandra import cqltypes
+    from solas.stores.cassandra import Insert, PERMANENT_WRITE_ERRORS, bind_values, packers_of
+
+    prepared = _prepared([cqltypes.LongType, cqltypes.Int32Type])
+    with pytest.raises(PERMANENT_WRITE_ERRORS, match='column "c1"'):
+        bind_values(Insert(prepared, packers_of(prepared)), [1, 2**40])
