@@ -23,7 +23,20 @@ async def _send(topic: str, key: bytes | None, value: bytes, headers: dict[str, 
     return await _TOPICS[topic].send(key=key, value=value, headers=headers)
 
 
+_opened: asyncio.Future | None = None
+
+
 async def _processor() -> IngestProcessor:
+    """The worker's one processor, shared by its actors: one Cassandra session, one
+    prepared-statement cache and one memory of stored points.  Opened again if the
+    first attempt failed."""
+    global _opened
+    if _opened is None or _opened.cancelled() or (_opened.done() and _opened.exception()):
+        _opened = asyncio.ensure_future(_open_processor())
+    return await _opened
+
+
+async def _open_processor() -> IngestProcessor:
     def open_store() -> cassandra.CassandraStore:
         _, session = cassandra.connect_with_retries(settings)
         return cassandra.CassandraStore(settings, session)

@@ -14,6 +14,7 @@ moment minus the alert's raw-topic timestamp (carried in a header).
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
 from pathlib import Path
@@ -250,7 +251,8 @@ def bench_all(settings: Settings, n: int, rate: float, source: list[Path],
     workers = _start_workers(s)
     try:
         base = _warm_up(s, messages[:WARMUP], workers)
-        pids = {**service_pids(s), **{f"worker-{k}": w.process.pid for k, w in workers.items()}}
+        pids = {**service_pids(s), **{f"worker-{k}": w.process.pid for k, w in workers.items()},
+                "bench": os.getpid()}  # the load generator and the match clock share the cores
         sampler = Sampler(workers, pids, base)
         print(f"replaying {n} alerts at {rate:g}/s ...")
         with MemoryWatch(pids) as memory, MatchClock(s, [filter_topic(s, f) for f in workload.filters]) \

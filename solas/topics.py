@@ -45,16 +45,19 @@ def pipeline_topics(settings: Settings) -> list[str]:
         ANNOTATIONS))]
 
 
-async def ensure_topics(settings: Settings, names: list[str] | None = None) -> list[str]:
-    """Create missing topics (partitions from settings, alert-sized messages).
+async def ensure_topics(settings: Settings, names: list[str] | None = None,
+                        partitions: int | None = None) -> list[str]:
+    """Create missing topics with ``partitions`` each (default: the settings' topic
+    partitions) and room for alert-sized messages.
 
     Returns the names created; existing topics are left alone."""
     names = names or pipeline_topics(settings)
+    partitions = partitions or settings.topic_partitions
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka, request_timeout_ms=30000)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        wanted = [NewTopic(name, settings.topic_partitions, settings.kafka_replication,
+        wanted = [NewTopic(name, partitions, settings.kafka_replication,
                            topic_configs={"max.message.bytes": str(settings.max_message_bytes)})
                   for name in names if name not in existing]
         if wanted:

@@ -98,7 +98,7 @@ async def activate(pool, settings: Settings, filter_id: int) -> str:
     await db.execute(pool, "UPDATE filters SET topic_name=%s WHERE id=%s AND "
                            "topic_name IS NULL", (topic, filter_id))
     try:
-        await ensure_topics(settings, [topic])
+        await ensure_topics(settings, [topic], settings.filter_topic_partitions)
     except Exception:  # the filter stage creates it when it first publishes
         log.warning("could not create topic %s now", topic, exc_info=True)
     return topic

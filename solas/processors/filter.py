@@ -355,7 +355,7 @@ class FilterProcessor:
         await record_errors(self.pool, errors)
         new = [f.topic for f in self.filters if f.topic and f.topic not in self._topics]
         if new:
-            await ensure_topics(self.settings, new)
+            await ensure_topics(self.settings, new, self.settings.filter_topic_partitions)
             self._topics.update(new)
 
     async def store(self, parsed: Parsed) -> None:

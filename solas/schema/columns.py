@@ -68,6 +68,8 @@ class TableSpec(NamedTuple):
     auto_increment: str | None = None
     default_ttl_s: int | None = None
     compressed: bool = True  # False for already-compressed payloads (cutouts)
+    #: Cassandra compaction options, ``class`` first; empty: Cassandra's default.
+    compaction: tuple[tuple[str, str], ...] = ()
 
     def column(self, name: str) -> Column:
         """The column called ``name``."""
@@ -146,6 +148,8 @@ def cql_create(spec: TableSpec, keyspace: str) -> str:
         options.append(f"default_time_to_live = {int(spec.default_ttl_s)}")
     if not spec.compressed:
         options.append("compression = {'enabled': 'false'}")
+    if spec.compaction:
+        options.append(_cql_compaction(spec))
     with_clause = (" WITH " + " AND ".join(options)) if options else ""
     return (f"CREATE TABLE IF NOT EXISTS {keyspace}.{_cql_name(spec.name)} (\n  {cols},\n"
             f"  PRIMARY KEY ({key})\n){with_clause}")
@@ -155,6 +159,24 @@ def cql_add_columns(spec: TableSpec, keyspace: str, existing: set[str]) -> list[
     """``ALTER TABLE ... ADD`` for spec columns missing from ``existing``."""
     return [f"ALTER TABLE {keyspace}.{_cql_name(spec.name)} ADD {_cql_name(c.name)} "
             f"{c.cql_type()}" for c in spec.columns if c.name not in existing]
+
+
+def _cql_compaction(spec: TableSpec) -> str:
+    return "compaction = {" + ", ".join(f"'{k}': '{v}'" for k, v in spec.compaction) + "}"
+
+
+def cql_alter_compaction(spec: TableSpec, keyspace: str, current: dict[str, str]
+                         ) -> list[str]:
+    """``ALTER TABLE ... WITH compaction`` when the table's ``current`` compaction options
+    (as ``system_schema.tables`` gives them) are not the spec's; nothing otherwise."""
+    if not spec.compaction:
+        return []
+    wanted = dict(spec.compaction)
+    current = dict(current)
+    same_class = current.pop("class", "").rsplit(".", 1)[-1] == wanted.pop("class")
+    if same_class and all(current.get(k) == v for k, v in wanted.items()):
+        return []
+    return [f"ALTER TABLE {keyspace}.{_cql_name(spec.name)} WITH {_cql_compaction(spec)}"]
 
 
 def cql_insert(spec: TableSpec, keyspace: str, ttl: bool = False) -> str:

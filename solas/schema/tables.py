@@ -329,10 +329,19 @@ def lightcurve_tables(survey: str) -> dict[str, TableSpec]:
     return specs
 
 
+#: Cutouts are written once, read by key and expire together: time windows of a day,
+#: dropped whole when expired, and within the current window SSTables are merged only
+#: 32 at a time (Cassandra's default of 4 rewrote each night's stamps again and again,
+#: gigabytes in the middle of a replay).
+CUTOUT_COMPACTION = (("class", "TimeWindowCompactionStrategy"),
+                     ("compaction_window_unit", "DAYS"), ("compaction_window_size", "1"),
+                     ("min_threshold", "32"), ("max_threshold", "64"))
+
+
 def cutout_table(survey: str, ttl_s: int) -> TableSpec:
     """Cassandra cutouts keyed by source id and type, expiring after ``ttl_s`` s."""
     source = "candid" if survey == "ztf" else "diaSourceId"
     cols = (C(source, "bigint"), C("cutoutType", "text", "Science, Template or Difference"),
             C("objectId", "text", "object id as text"), C("stamp", "bytes", "FITS stamp"))
     return TableSpec("cutouts", cols, (source, "cutoutType"), "Image cutouts with a TTL",
-                     default_ttl_s=ttl_s, compressed=False)
+                     default_ttl_s=ttl_s, compressed=False, compaction=CUTOUT_COMPACTION)

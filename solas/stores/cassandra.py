@@ -27,7 +27,8 @@ from cassandra.policies import (DCAwareRoundRobinPolicy, ExponentialReconnection
 from cassandra.query import BatchStatement, BatchType, BoundStatement, PreparedStatement, Statement
 
 from solas import metrics
-from solas.schema.columns import TableSpec, cql_add_columns, cql_create, cql_insert
+from solas.schema.columns import (TableSpec, cql_add_columns, cql_alter_compaction, cql_create,
+                                  cql_insert)
 from solas.schema.tables import CUTOUT_TYPES, KEY_ALIASES, cutout_table, lightcurve_tables
 from solas.settings import Settings
 from solas.surveys import Alert
@@ -120,6 +121,12 @@ def init_schema(session: Session, settings: Settings) -> list[str]:
             "SELECT column_name FROM system_schema.columns "
             "WHERE keyspace_name=%s AND table_name=%s", (ks, spec.name))}
         for alter in cql_add_columns(spec, ks, existing):
+            session.execute(alter, timeout=120)
+            run.append(alter)
+        options = session.execute(
+            "SELECT compaction FROM system_schema.tables WHERE keyspace_name=%s AND "
+            "table_name=%s", (ks, spec.name)).one()
+        for alter in cql_alter_compaction(spec, ks, dict(options.compaction)):
             session.execute(alter, timeout=120)
             run.append(alter)
     return run

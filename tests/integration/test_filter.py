@@ -28,7 +28,8 @@ from solas.stores import mariadb
 from solas.surveys import (DecodeError, decode_packet, iter_alert_paths, normalise,
                            read_alert_file)
 from solas.topics import (ANNOTATIONS, INGESTED, LIVE, SHERLOCKED, WATCHLIST_CHANGES,
-                          end_offsets, ensure_topics, filter_topic, read_topic, stage_topic)
+                          end_offsets, ensure_topics, filter_topic, partitions, read_topic,
+                          stage_topic)
 from solas.workers import alerts_done, start_worker, stop_worker
 from tests.integration.conftest import execute, make_filter, make_user
 from web import db as web_db
@@ -211,6 +212,7 @@ def test_kill_9_mid_stream_neither_loses_nor_repeats_a_match(ztf):
                                  keep=lambda r: orjson.loads(r.value)["objectId"]))
     assert sorted(out) == sorted(objects)  # every match once: none lost, none repeated
     assert stored_objects(ztf, objects) == len(objects)
+    assert len(asyncio.run(partitions(ztf, filter_topic(ztf, fid)))) == 1  # made by the stage
 
 
 def stored_objects(settings, objects) -> int:

@@ -33,3 +33,17 @@ def test_delete_topics_removes_only_those_with_the_prefix(stack):
     assert asyncio.run(_listed(stack, f"old-{tag}-")) == set()
     assert asyncio.run(_listed(stack, f"keep-{tag}-")) == {kept}
 
+
+
+def test_filter_topics_have_their_own_partition_count(stack):
+    from solas.topics import partitions
+
+    tag = uuid.uuid4().hex[:8]
+    filter_topic, stage_topic = f"parts-{tag}-filter", f"parts-{tag}-stage"
+    asyncio.run(ensure_topics(stack, [filter_topic], stack.filter_topic_partitions))
+    asyncio.run(ensure_topics(stack, [stage_topic]))
+    try:
+        assert len(asyncio.run(partitions(stack, filter_topic))) == 1
+        assert len(asyncio.run(partitions(stack, stage_topic))) == stack.topic_partitions > 1
+    finally:
+        asyncio.run(delete_topics(stack, f"parts-{tag}-"))

@@ -58,3 +58,22 @@ def test_avro_fields_become_columns_after_the_keys():
                                 ("cutout", "bytes")], (Column("jd", "double"),))
     assert [(c.name, c.kind) for c in cols] == [("jd", "double"), ("fid", "int"),
                                                 ("isdiffpos", "text"), ("cutout", "bytes")]
+
+
+def test_compaction_is_declared_and_altered_only_when_it_differs():
+    from solas.schema.columns import cql_alter_compaction
+
+    spec = TableSpec("cutouts", (Column("candid", "bigint"),), ("candid",), compaction=(
+        ("class", "TimeWindowCompactionStrategy"), ("min_threshold", "32")))
+    assert ("compaction = {'class': 'TimeWindowCompactionStrategy', 'min_threshold': '32'}"
+            in cql_create(spec, "ks"))
+    live = {"class": "org.apache.cassandra.db.compaction.TimeWindowCompactionStrategy",
+            "min_threshold": "32", "max_threshold": "32"}
+    assert cql_alter_compaction(spec, "ks", live) == []
+    default = {"class": "org.apache.cassandra.db.compaction.SizeTieredCompactionStrategy",
+               "min_threshold": "4", "max_threshold": "32"}
+    assert cql_alter_compaction(spec, "ks", default) == [
+        "ALTER TABLE ks.cutouts WITH compaction = {'class': 'TimeWindowCompactionStrategy', "
+        "'min_threshold': '32'}"]
+    assert cql_alter_compaction(spec, "ks", {**live, "min_threshold": "4"})
+    assert cql_alter_compaction(spec._replace(compaction=()), "ks", default) == []
