@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import faust
 
+from agents.transport import transport_for
 from solas.settings import get_settings
 
 settings = get_settings()
@@ -28,3 +29,4 @@ app = faust.App(
     consumer_auto_offset_reset="earliest",
     consumer_metadata_max_age_ms=30_000,  # new topics (filters, namespaces) within 30 s
 )
+app.transport = transport_for(settings)(app.conf.broker_consumer, app)

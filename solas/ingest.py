@@ -70,6 +70,16 @@ def ingested_record(alert: Alert, raw_timestamp_ms: int | None) -> bytes:
     return orjson.dumps(body, default=_jsonable)  # writes NaN and infinities as null
 
 
+#: Headers of every ``ingested`` message giving the alert's position (``repr`` of the
+#: float, degrees), so the sherlock stage finds it without parsing the whole record.
+RA_HEADER, DEC_HEADER = "solas-ra", "solas-dec"
+
+
+def position_headers(alert: Alert) -> dict[str, bytes]:
+    """The :data:`RA_HEADER` and :data:`DEC_HEADER` of ``alert`` (exact float text)."""
+    return {RA_HEADER: repr(float(alert.ra)).encode(), DEC_HEADER: repr(float(alert.dec)).encode()}
+
+
 def alert_from_ingested(data: bytes) -> tuple[Alert, int | None]:
     """Inverse of :func:`ingested_record` (cutouts are not carried)."""
     return alert_from_body(orjson.loads(data))

@@ -6,9 +6,10 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, Sequence
 
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -16,6 +17,8 @@ from solas.settings import Settings
 from solas.stack.process import is_alive, read_pid, terminate
 
 WORKER_MARKER = "solas.cli"  # in the command line of every worker started here
+#: The counters of a stage's finished alerts (:func:`alerts_done`).
+DONE_METRICS = ("solas_stage_out_alerts_total", "solas_stage_deadletter_alerts_total")
 
 
 class WorkerProcess(NamedTuple):
@@ -81,9 +84,14 @@ def stop_worker(worker: WorkerProcess, kill: bool = False, timeout_s: float = 30
         worker.process.wait(timeout_s)
 
 
-def read_metrics(port: int, timeout_s: float = 2.0) -> dict[tuple[str, tuple], float]:
-    """Samples of a /metrics endpoint as {(name, sorted labels): value}."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=timeout_s) as r:
+def read_metrics(port: int, timeout_s: float = 2.0, names: Sequence[str] = ()
+                 ) -> dict[tuple[str, tuple], float]:
+    """Samples of a /metrics endpoint as {(name, sorted labels): value}; only of the
+    metrics ``names`` if given (the worker then renders and we parse only those: the
+    filter worker's full page holds a histogram per filter)."""
+    query = urllib.parse.urlencode([("name[]", name) for name in names])
+    url = f"http://127.0.0.1:{port}/metrics" + (f"?{query}" if query else "")
+    with urllib.request.urlopen(url, timeout=timeout_s) as r:
         text = r.read().decode()
     return {(s.name, tuple(sorted(s.labels.items()))): s.value
             for family in text_string_to_metric_families(text) for s in family.samples}
@@ -99,7 +107,7 @@ def alerts_done(port: int, stage: str) -> float:
     """Alerts a worker's stage has finished: forwarded plus dead-lettered (0 if the
     worker does not answer yet)."""
     try:
-        values = read_metrics(port)
+        values = read_metrics(port, names=DONE_METRICS)
     except OSError:
         return 0.0
     return (metric(values, "solas_stage_out_alerts_total", stage=stage)

@@ -45,6 +45,8 @@ STAGE = "filter"
 DOUBT_POLL_S = 0.5
 """How often a worker re-reads ledger entries another worker's open transaction holds, s."""
 OBJECT_ID = {"ztf": "objectId", "lsst": "diaObjectId"}
+MARK_SENT_PAIRS = 1000
+"""Ledger pairs marked committed per UPDATE statement."""
 
 
 class Record(NamedTuple):
@@ -206,6 +208,18 @@ async def upsert(pool, table: str, rows: list[dict], newer: str | None = None) -
         await cursor.executemany(sql, values)
     metrics.MARIADB_WRITE_DURATION.labels(table).observe(time.perf_counter() - start)
     metrics.MARIADB_ROWS.labels(table).inc(len(rows))
+
+
+async def mark_sent(cursor, pairs: Sequence[tuple[int, int]]) -> None:
+    """Mark the ledger's (filter id, source id) ``pairs`` committed, in one statement per
+    :data:`MARK_SENT_PAIRS` (``executemany`` sends an UPDATE per pair: a round trip per
+    match)."""
+    for start in range(0, len(pairs), MARK_SENT_PAIRS):
+        chunk = pairs[start:start + MARK_SENT_PAIRS]
+        await cursor.execute(
+            "UPDATE filter_emitted SET committed=1 WHERE (filter_id, source_id) IN ("
+            + ", ".join(["(%s, %s)"] * len(chunk)) + ")",
+            [value for pair in chunk for value in pair])
 
 
 class QuotaBook:
@@ -449,9 +463,7 @@ class FilterProcessor:
         settled = settle_doubts(entries, committed, self.settings.filter_transaction_timeout_s)
         if settled.sent:
             async with self.pool.acquire() as conn, conn.cursor() as cursor:
-                await cursor.executemany("UPDATE filter_emitted SET committed=1 "
-                                         "WHERE filter_id=%s AND source_id=%s",
-                                         sorted(settled.sent))
+                await mark_sent(cursor, sorted(settled.sent))
         return settled
 
     async def record_emitted(self, pairs: list[Pair], matches: Mapping[Pair, str]) -> None:
@@ -479,9 +491,7 @@ class FilterProcessor:
             await conn.begin()
             try:
                 async with conn.cursor() as cursor:
-                    if pairs:
-                        await cursor.executemany("UPDATE filter_emitted SET committed=1 "
-                                                 "WHERE filter_id=%s AND source_id=%s", pairs)
+                    await mark_sent(cursor, pairs)
                     await self.record_usage(quota, cursor)
                 await conn.commit()
             except BaseException:

@@ -14,7 +14,8 @@ import time
 from typing import Awaitable, Callable, NamedTuple, Sequence, TypeVar
 
 from solas import metrics
-from solas.ingest import DeadLetter, DecodedBatch, decode_batch, ingested_record
+from solas.ingest import (DeadLetter, DecodedBatch, decode_batch, ingested_record,
+                          position_headers)
 from solas.processors.retry import until_done
 from solas.stores.cassandra import PERMANENT_WRITE_ERRORS, CassandraStore, WriteStats
 from solas.surveys import SchemaLookup
@@ -109,7 +110,7 @@ class IngestProcessor:
         """Alerts to ``ingested``, failures to ``alerts-deadletter``; waits for the acks."""
         pending = [await self.send(INGESTED, str(alert.object_id).encode(),
                                    ingested_record(alert, packets[i].timestamp_ms),
-                                   _timestamp_header(packets[i]))
+                                   {**_timestamp_header(packets[i]), **position_headers(alert)})
                    for alert, i in zip(batch.alerts, batch.positions)]
         for dead in batch.dead:
             packet = packets[dead.index]

@@ -5,7 +5,9 @@ tables and rebuilt when their version changes), a bounded per-object cache of
 results, the TNS name look-up and the metrics.  Classification itself is pure
 code in :mod:`catalogs.classifier`.  Each alert of topic ``ingested`` goes on to
 ``sherlocked`` with two more keys: ``sherlock`` (a ``sherlock_classifications``
-row) and ``tns_name``.
+row) and ``tns_name``.  The stage reads an alert's position from the message's
+headers (set by ingest) and appends those keys to the JSON text, so it never parses
+or re-encodes the light curve; a message without the headers is parsed.
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ import orjson
 from catalogs.classifier import SherlockIndex, SherlockResult, classify_positions
 from catalogs.tns import TnsIndex, match_tns
 from solas import metrics
+from solas.ingest import DEC_HEADER, RA_HEADER
 from solas.topics import SHERLOCKED
 
 log = logging.getLogger(__name__)
@@ -77,6 +80,27 @@ class ResultCache:
 def context_of(result: SherlockResult, tns_name: str | None) -> dict:
     """The keys added to an alert: its classification row and TNS name."""
     return {"sherlock": result._asdict(), "tns_name": tns_name}
+
+
+def located(record: Record) -> dict:
+    """``object_id`` (the message key), ``ra`` and ``dec`` (deg) of an ingested record,
+    from its key and position headers; the parsed record if it lacks them."""
+    if record.key is not None:
+        try:
+            return {"object_id": record.key, "ra": float(record.headers[RA_HEADER]),
+                    "dec": float(record.headers[DEC_HEADER])}
+        except (KeyError, ValueError):
+            pass
+    return orjson.loads(record.value)
+
+
+def with_context(value: bytes, context: dict) -> bytes:
+    """The JSON object ``value`` with the keys of ``context`` appended (as text: the
+    record is not parsed again).  Ingested records never hold those keys."""
+    body = value.rstrip()
+    if not body.endswith(b"}") or body == b"{}":
+        return orjson.dumps({**orjson.loads(value), **context})
+    return body[:-1] + b"," + orjson.dumps(context)[1:]
 
 
 class SherlockProcessor:
@@ -150,12 +174,11 @@ class SherlockProcessor:
         metrics.STAGE_IN.labels(STAGE).inc(len(records))
         metrics.STAGE_BATCH_SIZE.labels(STAGE).observe(len(records))
         await self._refresh_if_changed()
-        alerts = [orjson.loads(r.value) for r in records]
         with metrics.STAGE_STEP_DURATION.labels(STAGE, "classify").time():
-            contexts = self.classify(alerts)
+            contexts = self.classify([located(r) for r in records])
         with metrics.STAGE_STEP_DURATION.labels(STAGE, "produce").time():
-            pending = [await self.send(SHERLOCKED, r.key, orjson.dumps({**a, **c}), r.headers)
-                       for r, a, c in zip(records, alerts, contexts)]
+            pending = [await self.send(SHERLOCKED, r.key, with_context(r.value, c), r.headers)
+                       for r, c in zip(records, contexts)]
             await asyncio.gather(*pending)
         metrics.STAGE_OUT.labels(STAGE).inc(len(records))
         metrics.STAGE_BATCH_DURATION.labels(STAGE).observe(time.perf_counter() - start)

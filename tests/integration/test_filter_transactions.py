@@ -15,7 +15,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import ProducerFenced
 
-from solas.processors.filter import FilterProcessor, KafkaMessage, Outgoing, QuotaBook
+from solas.processors.filter import (MARK_SENT_PAIRS, FilterProcessor, KafkaMessage, Outgoing,
+                                     QuotaBook)
 from solas.processors.ledger import ABORT_CLEANUP_S
 from solas.stores import mariadb
 from solas.topics import SHERLOCKED, ensure_topics, read_topic, stage_topic
@@ -157,3 +158,22 @@ def test_a_fenced_producer_is_replaced_and_the_batch_goes_out_once(ztf):
             await pool.wait_closed()
         return await read_topic(ztf, topic, keep=lambda r: r.value)
     assert asyncio.run(scenario()) == [b"match"]
+
+
+def test_a_large_batch_of_sent_matches_is_marked_committed_and_nothing_else(ztf):
+    """More pairs than one UPDATE takes (MARK_SENT_PAIRS) are all marked; another
+    filter's pair with the same source id is left open."""
+    async def scenario():
+        async with Workers(ztf) as w:
+            base = time.time_ns()
+            pairs = [(2, base + i) for i in range(MARK_SENT_PAIRS * 2 + 7)]
+            other = (3, pairs[0][1])
+            await w.a.record_emitted([*pairs, other], {p: w.origin for p in [*pairs, other]})
+            await w.a.mark_committed(pairs, QuotaBook(dt.date.today()))
+            async with w.pool.acquire() as conn, conn.cursor() as cursor:
+                await cursor.execute("SELECT COUNT(*), SUM(committed) FROM filter_emitted "
+                                     "WHERE filter_id=2 AND source_id >= %s", (base,))
+                assert await cursor.fetchone() == (len(pairs), len(pairs))
+            assert not await w.committed(other)
+
+    asyncio.run(scenario())

@@ -2,7 +2,8 @@
 import json
 import math
 
-from solas.ingest import alert_from_ingested, decode_batch, ingested_record
+from solas.ingest import (DEC_HEADER, RA_HEADER, alert_from_ingested, decode_batch,
+                          ingested_record, position_headers)
 from solas.surveys import encode_packet, read_alert_file
 
 
@@ -38,3 +39,10 @@ def test_forwarded_json_is_strict_keeps_ids_and_drops_cutouts(settings_data_dir)
     back, stamp = alert_from_ingested(data)
     assert stamp == 1234 and back.source_id == 2**63 - 1 and back.cutouts == {}
     assert back.detections == json.loads(json.dumps(alert.detections))
+
+
+def test_position_headers_give_the_exact_coordinates(settings_data_dir):
+    alert = decode_batch(sample_packets(settings_data_dir)[:1], "ztf").alerts[0]
+    alert = alert._replace(ra=0.1 + 0.2, dec=-89.99999999999997)
+    headers = position_headers(alert)
+    assert float(headers[RA_HEADER]) == alert.ra and float(headers[DEC_HEADER]) == alert.dec

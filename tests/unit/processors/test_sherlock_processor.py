@@ -1,11 +1,17 @@
 """The sherlock processor's classification step: per-object cache, version changes."""
+import asyncio
+
 import numpy as np
+import orjson
 import pytest
 
 from catalogs.classifier import build_index
 from catalogs.sources import catalogue_path, read_catalogue
 from catalogs.tns import TnsRow, build_tns_index
-from solas.processors.sherlock import Context, ContextSource, ResultCache, SherlockProcessor
+from solas.ingest import DEC_HEADER, RA_HEADER
+from solas.processors.sherlock import (Context, ContextSource, Record, ResultCache,
+                                       SherlockProcessor, located, with_context)
+from solas.topics import SHERLOCKED
 
 NAME = "fermi_4lac_dr3_h"
 
@@ -88,3 +94,48 @@ async def test_a_failed_reload_leaves_version_and_index_unchanged(blazars):
     processor.context, processor.version = context, "v1"
     await processor._refresh_if_changed()
     assert (processor.version, processor.context) == ("v1", context)
+
+
+def ingested_message(object_id: str, ra: float, dec: float, headers: bool) -> Record:
+    body = {"survey": "ztf", "object_id": object_id, "source_id": 2**63 - 1, "ra": ra,
+            "dec": dec, "detections": [{"jd": 2459427.5, "magpsf": 18.25, "ra": 1.0}]}
+    extra = {RA_HEADER: repr(ra).encode(), DEC_HEADER: repr(dec).encode()} if headers else {}
+    return Record(object_id.encode(), orjson.dumps(body), {"solas-raw-timestamp-ms": b"1", **extra})
+
+
+def test_the_context_is_appended_to_the_record_text_as_a_merge_would_give():
+    record = ingested_message("ZTF21aaaaaaa", 10.5, -3.25, headers=True)
+    context = {"sherlock": {"classification": "AGN", "separation_arcsec": 0.4},
+               "tns_name": None}
+    spliced = with_context(record.value, context)
+    assert orjson.loads(spliced) == {**orjson.loads(record.value), **context}
+    assert orjson.loads(with_context(record.value + b"\n", context))["tns_name"] is None
+    assert orjson.loads(with_context(b"{}", context)) == context
+
+
+def test_the_position_comes_from_the_headers_or_else_from_the_record():
+    with_headers = ingested_message("ZTF21aaaaaaa", 10.5, -3.25, headers=True)
+    without = ingested_message("ZTF21aaaaaaa", 10.5, -3.25, headers=False)
+    assert located(with_headers) == {"object_id": b"ZTF21aaaaaaa", "ra": 10.5, "dec": -3.25}
+    assert located(without)["detections"] and located(without)["ra"] == 10.5
+    assert located(with_headers._replace(key=None))["object_id"] == "ZTF21aaaaaaa"
+
+
+async def test_a_batch_goes_on_classified_whether_or_not_it_has_position_headers(blazars):
+    sent = []
+
+    async def send(topic, key, value, headers):
+        sent.append((topic, key, orjson.loads(value), headers))
+        return asyncio.sleep(0)
+
+    processor = processor_for(blazars)
+    processor.send = send
+    ra, dec = float(blazars.ra[0]), float(blazars.dec[0])
+    records = [ingested_message("ZTF21aaaaaaa", ra, dec, headers=True),
+               ingested_message("ZTF21bbbbbbb", ra, dec, headers=False)]
+    assert await processor.process(records) == 2
+    assert [s[2]["sherlock"]["classification"] for s in sent] == ["AGN", "AGN"]
+    assert [s[2]["detections"] for s in sent] == [orjson.loads(r.value)["detections"]
+                                                  for r in records]
+    assert [(s[0], s[1], s[3]) for s in sent] == [(SHERLOCKED, r.key, r.headers)
+                                                  for r in records]
