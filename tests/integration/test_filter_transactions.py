@@ -172,7 +172,8 @@ def test_a_large_batch_of_sent_matches_is_marked_committed_and_nothing_else(ztf)
             await w.a.mark_committed(pairs, QuotaBook(dt.date.today()))
             async with w.pool.acquire() as conn, conn.cursor() as cursor:
                 await cursor.execute("SELECT COUNT(*), SUM(committed) FROM filter_emitted "
-                                     "WHERE filter_id=2 AND source_id >= %s", (base,))
+                                     "WHERE filter_id=2 AND source_id BETWEEN %s AND %s",
+                                     (base, pairs[-1][1]))
                 assert await cursor.fetchone() == (len(pairs), len(pairs))
             assert not await w.committed(other)
 
