@@ -84,23 +84,36 @@ def context_of(result: SherlockResult, tns_name: str | None) -> dict:
 
 def located(record: Record) -> dict:
     """``object_id`` (the message key), ``ra`` and ``dec`` (deg) of an ingested record,
-    from its key and position headers; the parsed record if it lacks them."""
+    from its key and position headers; the parsed record if it lacks them.  Raises
+    ValueError for a record that is neither (not a JSON object)."""
     if record.key is not None:
         try:
             return {"object_id": record.key, "ra": float(record.headers[RA_HEADER]),
                     "dec": float(record.headers[DEC_HEADER])}
         except (KeyError, ValueError):
             pass
-    return orjson.loads(record.value)
+    body = _json_object(record.value)
+    missing = [k for k in ("object_id", "ra", "dec") if k not in body]
+    if missing:
+        raise ValueError(f"no {', '.join(missing)}")
+    return body
 
 
 def with_context(value: bytes, context: dict) -> bytes:
     """The JSON object ``value`` with the keys of ``context`` appended (as text: the
-    record is not parsed again).  Ingested records never hold those keys."""
+    record is not parsed again).  Ingested records never hold those keys.  Raises
+    ValueError if ``value`` does not end like a JSON object and does not parse as one."""
     body = value.rstrip()
     if not body.endswith(b"}") or body == b"{}":
-        return orjson.dumps({**orjson.loads(value), **context})
+        return orjson.dumps({**_json_object(value), **context})
     return body[:-1] + b"," + orjson.dumps(context)[1:]
+
+
+def _json_object(value: bytes) -> dict:
+    body = orjson.loads(value)  # orjson.JSONDecodeError is a ValueError
+    if not isinstance(body, dict):
+        raise ValueError(f"a JSON {type(body).__name__}, not an object")
+    return body
 
 
 class SherlockProcessor:
@@ -174,12 +187,39 @@ class SherlockProcessor:
         metrics.STAGE_IN.labels(STAGE).inc(len(records))
         metrics.STAGE_BATCH_SIZE.labels(STAGE).observe(len(records))
         await self._refresh_if_changed()
+        records, positions = locate_all(records)
         with metrics.STAGE_STEP_DURATION.labels(STAGE, "classify").time():
-            contexts = self.classify([located(r) for r in records])
+            contexts = self.classify(positions)
         with metrics.STAGE_STEP_DURATION.labels(STAGE, "produce").time():
-            pending = [await self.send(SHERLOCKED, r.key, with_context(r.value, c), r.headers)
-                       for r, c in zip(records, contexts)]
+            pending = []
+            for record, context in zip(records, contexts):
+                try:
+                    value = with_context(record.value, context)
+                except ValueError as exc:
+                    skip_malformed(record, exc)
+                    continue
+                pending.append(await self.send(SHERLOCKED, record.key, value, record.headers))
             await asyncio.gather(*pending)
-        metrics.STAGE_OUT.labels(STAGE).inc(len(records))
+        metrics.STAGE_OUT.labels(STAGE).inc(len(pending))
         metrics.STAGE_BATCH_DURATION.labels(STAGE).observe(time.perf_counter() - start)
-        return len(records)
+        return len(pending)
+
+
+def locate_all(records: Sequence[Record]) -> tuple[list[Record], list[dict]]:
+    """The records whose position can be read, with their :func:`located` values; the
+    others are skipped as malformed."""
+    kept, positions = [], []
+    for record in records:
+        try:
+            positions.append(located(record))
+            kept.append(record)
+        except ValueError as exc:
+            skip_malformed(record, exc)
+    return kept, positions
+
+
+def skip_malformed(record: Record, exc: ValueError) -> None:
+    """Log and count a record that is not an ingested alert: it is left out, and the
+    rest of its batch goes on."""
+    log.error("skipped record with key %r: not an ingested alert (%s)", record.key, exc)
+    metrics.STAGE_DEADLETTER.labels(STAGE, "malformed").inc()

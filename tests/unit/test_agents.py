@@ -1,6 +1,7 @@
 """Each agent module registers its own agent only: a worker started with ``--agents X``
 consumes X's input topic and nothing else (each stage scales and fails on its own)."""
 import json
+import os
 import subprocess
 import sys
 
@@ -32,3 +33,26 @@ def test_a_worker_freezes_its_start_up_objects_and_collects_the_young_less_often
     finally:
         gc.unfreeze()
         gc.set_threshold(*before)
+
+
+def test_the_apps_worker_consumers_get_the_fetch_sizing_of_the_settings():
+    code = """
+import asyncio, json
+from agents.app import app
+
+async def main():
+    async def ignore(*args):
+        pass
+    consumer = app.transport.create_consumer(callback=ignore, on_partitions_revoked=ignore,
+                                             on_partitions_assigned=ignore)
+    kafka = consumer._new_consumer_thread()._create_worker_consumer(app.transport)
+    print(json.dumps([kafka._fetch_min_bytes, kafka._fetch_max_wait_ms]))
+    await kafka.stop()
+
+asyncio.run(main())
+"""
+    env = {**os.environ, "SOLAS_CONSUMER_FETCH_MIN_BYTES": "123456",
+           "SOLAS_CONSUMER_FETCH_MAX_WAIT_MS": "77"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, check=True, env=env).stdout
+    assert json.loads(out.strip().splitlines()[-1]) == [123456, 77]

@@ -4,6 +4,7 @@ import asyncio
 import numpy as np
 import orjson
 import pytest
+from prometheus_client import REGISTRY
 
 from catalogs.classifier import build_index
 from catalogs.sources import catalogue_path, read_catalogue
@@ -139,3 +140,28 @@ async def test_a_batch_goes_on_classified_whether_or_not_it_has_position_headers
                                                   for r in records]
     assert [(s[0], s[1], s[3]) for s in sent] == [(SHERLOCKED, r.key, r.headers)
                                                   for r in records]
+
+
+async def test_malformed_records_are_counted_and_skipped_and_the_rest_go_on(blazars):
+    sent = []
+
+    async def send(topic, key, value, headers):
+        sent.append(key)
+        return asyncio.sleep(0)
+
+    processor = processor_for(blazars)
+    processor.send = send
+    good = ingested_message("ZTF21aaaaaaa", float(blazars.ra[0]), float(blazars.dec[0]), True)
+    bad = [Record(b"ZTF21bbbbbbb", b"not json", {}),                     # no headers, no JSON
+           Record(b"ZTF21ccccccc", b"[1, 2]", {}),                       # JSON, not an object
+           Record(b"ZTF21ddddddd", orjson.dumps({"object_id": "x"}), {}),  # no position
+           good._replace(key=b"ZTF21eeeeeee", value=b"[truncated")]      # headers, bad body
+    before = malformed_count()
+    assert await processor.process([bad[0], good, *bad[1:]]) == 1
+    assert sent == [good.key]
+    assert malformed_count() - before == len(bad)
+
+
+def malformed_count() -> float:
+    return REGISTRY.get_sample_value("solas_stage_deadletter_alerts_total",
+                                     {"stage": "sherlock", "reason": "malformed"}) or 0.0
