@@ -3,6 +3,10 @@
 (The filter stage is in :mod:`solas.bench_filter`, the whole pipeline under a paced
 replay, ``--stage all``, in :mod:`solas.bench_all`.)
 
+Every stage's bench runs apart from the deployment (:func:`bench_settings`): its own
+MariaDB database, Cassandra keyspace (emptied at the start of each run) and topics, so
+synthetic alerts never reach the deployment's workers, filters or light curves.
+
 Ingest stage: N clones of the shipped alerts of the configured survey are
 produced to a fresh raw topic (a backlog, or at ``--rate``), then a dedicated
 worker (its own consumer group and metrics port) ingests them.  Throughput
@@ -12,6 +16,7 @@ the ``ingested`` message timestamp; peak memory per process from psutil.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import math
 import threading
@@ -28,12 +33,15 @@ from solas import stack
 from solas.processors.ingest import RAW_TIMESTAMP_HEADER
 from solas.replay import Message, messages_from_paths, produce
 from solas.settings import Settings
+from solas.stores import cassandra
 from solas.topics import INGESTED, delete_topics, end_offsets, ensure_topics, read_topic, stage_topic
 from solas.workers import alerts_done, metric, read_metrics, start_worker, stop_worker
 
 BENCH_WORKER_ID = 3
 BENCH_TOPICS = "bench-"
 """Prefix of every topic a bench run makes; a new run deletes the earlier runs' topics."""
+BENCH_SUFFIX = "_bench"
+"""Suffix of the bench's own MariaDB database and Cassandra keyspace."""
 STEP = "solas_stage_step_duration_seconds_sum"
 
 
@@ -127,6 +135,42 @@ async def _latencies(settings: Settings, start: dict[TopicPartition, int]) -> np
     return np.array([(out - int(raw)) / 1000 for out, raw in stamps if raw])
 
 
+def bench_settings(settings: Settings) -> Settings:
+    """The deployment's settings, moved to a database, keyspace and topic namespace of
+    their own (the topics and consumer group are new on every run)."""
+    tag = time.strftime("%Y%m%d%H%M%S")
+    base = settings.mariadb_url.rsplit("/", 1)[0]
+    return dataclasses.replace(
+        settings, mariadb_url=f"{base}/{settings.mariadb['db']}{BENCH_SUFFIX}",
+        cassandra_keyspace_name=f"{settings.cassandra_keyspace}{BENCH_SUFFIX}",
+        topic_namespace=f"{BENCH_TOPICS}{tag}-", topic_prefix=f"{BENCH_TOPICS}{tag}-filter-",
+        app_id=f"solas-bench-{tag}",
+        raw_topic_name=f"{BENCH_TOPICS}{tag}-alerts-{settings.survey}")
+
+
+def drop_bench_keyspace(s: Settings) -> None:
+    """Drop the bench's own Cassandra keyspace: each run starts on empty tables, so its
+    figures do not depend on how much earlier runs left to flush and compact."""
+    if not s.cassandra_keyspace.endswith(BENCH_SUFFIX):
+        raise ValueError(f"{s.cassandra_keyspace!r} is not a bench keyspace")
+    print(f"dropping Cassandra keyspace {s.cassandra_keyspace} (earlier bench runs) ...")
+    cluster, session = cassandra.connect(s)
+    try:
+        session.execute(f"DROP KEYSPACE IF EXISTS {s.cassandra_keyspace}", timeout=300)
+    finally:
+        cluster.shutdown()
+
+
+def prepare_bench_keyspace(s: Settings) -> None:
+    """Drop and create again the bench's own Cassandra keyspace."""
+    drop_bench_keyspace(s)
+    cluster, session = cassandra.connect(s)
+    try:
+        cassandra.init_schema(session, s)
+    finally:
+        cluster.shutdown()
+
+
 def service_pids(settings: Settings) -> dict[str, int]:
     """Pids of the running stack's services, by name."""
     return {name: s.pid for name, s in stack.status(settings).items() if s.pid}
@@ -144,28 +188,28 @@ def bench_ingest(settings: Settings, n: int, rate: float | None,
                  source: list[Path] | None = None) -> dict:
     """Run the ingest benchmark on clones of the alerts under ``source`` (default: all
     shipped alerts of the survey); returns the results dictionary."""
-    source = source or [settings.data_dir / "alerts" / settings.survey]
-    tag = time.strftime("%Y%m%d%H%M%S")
-    topic = f"{BENCH_TOPICS}{tag}-alerts-{settings.survey}"
-    delete_earlier_topics(settings)
-    print(f"cloning {n} real {settings.survey} alerts from {', '.join(map(str, source))} ...")
+    s = bench_settings(settings)
+    source = source or [s.data_dir / "alerts" / s.survey]
+    delete_earlier_topics(s)
+    prepare_bench_keyspace(s)
+    print(f"cloning {n} real {s.survey} alerts from {', '.join(map(str, source))} ...")
     t0 = time.monotonic()
-    messages = make_messages(settings, n, source)
+    messages = make_messages(s, n, source)
     clone_rate = n / (time.monotonic() - t0)
-    asyncio.run(ensure_topics(settings, [topic, stage_topic(settings, INGESTED)]))
-    start_offsets = asyncio.run(end_offsets(settings, stage_topic(settings, INGESTED)))
+    ingested = stage_topic(s, INGESTED)
+    asyncio.run(ensure_topics(s, [s.raw_topic, ingested]))
+    start_offsets = asyncio.run(end_offsets(s, ingested))
     produce_s = None
     if rate is None:
-        sent, produce_s = asyncio.run(produce(settings, messages, topic, total=n))
-    worker = start_worker(settings, ["ingest"], BENCH_WORKER_ID,
-                          {"SOLAS_APP_ID": f"solas-bench-{tag}", "SOLAS_RAW_TOPIC": topic})
-    pids = {**service_pids(settings), "worker": worker.process.pid}
+        sent, produce_s = asyncio.run(produce(s, messages, s.raw_topic, total=n))
+    worker = start_worker(s, ["ingest"], BENCH_WORKER_ID)
+    pids = {**service_pids(s), "worker": worker.process.pid}
     try:
         with MemoryWatch(pids) as memory:
             producer = None
             if rate is not None:
                 producer = threading.Thread(target=lambda: asyncio.run(
-                    produce(settings, messages, topic, rate=rate, total=n, progress=False)))
+                    produce(s, messages, s.raw_topic, rate=rate, total=n, progress=False)))
                 producer.start()
             samples = progress_times(worker, n, 1800)
             if producer:
@@ -174,11 +218,11 @@ def bench_ingest(settings: Settings, n: int, rate: float | None,
     finally:
         stop_worker(worker)
     rates = throughput(samples, n)
-    lat = asyncio.run(_latencies(settings, start_offsets))
+    lat = asyncio.run(_latencies(s, start_offsets))
     step_s = {step: metric(steps, STEP, stage="ingest", step=step)
               for step in ("decode", "cassandra", "produce")}
     return {
-        "stage": "ingest", "alerts": n, "survey": settings.survey,
+        "stage": "ingest", "alerts": n, "survey": s.survey, "keyspace": s.cassandra_keyspace,
         "source": [str(p) for p in source],
         "mode": "backlog" if rate is None else f"replay at {rate}/s",
         "sustained_alerts_per_s": round(rates.steady, 1),

@@ -25,8 +25,8 @@ import psutil
 from aiokafka import AIOKafkaConsumer
 from tqdm import tqdm
 
-from solas.bench import MemoryWatch, make_messages, service_pids, throughput
-from solas.bench_filter import alert_positions, bench_settings, prepare_bench_database
+from solas.bench import MemoryWatch, bench_settings, make_messages, service_pids, throughput
+from solas.bench_filter import alert_positions, prepare_bench_database
 from solas.processors.ingest import RAW_TIMESTAMP_HEADER
 from solas.replay import produce
 from solas.settings import Settings

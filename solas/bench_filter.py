@@ -1,7 +1,7 @@
 """``solas bench --stage filter``: the filter stage under the standard workload.
 
-Runs in its own database (``<database>_bench``) and topic namespace on the running
-stack.  Cloned real alerts go through ingest and sherlock first (not timed); then a
+Runs in its own database (``<database>_bench``), keyspace and topic namespace on the
+running stack (:func:`solas.bench.bench_settings`).  Cloned real alerts go through ingest and sherlock first (not timed); then a
 filter-only worker drains the backlog of classified alerts, timed from its own
 counters.  Two parts are also timed in this process: all 100 filters over one
 10,000-object batch, and watchlist matching against the 1e6-cone list on one core.
@@ -9,7 +9,6 @@ counters.  Two parts are also timed in this process: all 100 filters over one
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import os
 import time
 from pathlib import Path
@@ -17,8 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from catalogs.load import load_catalogues
-from solas.bench import (BENCH_TOPICS, BENCH_WORKER_ID, MemoryWatch, delete_earlier_topics,
-                         make_messages, progress_times, service_pids, throughput)
+from solas.bench import (BENCH_WORKER_ID, MemoryWatch, bench_settings, delete_earlier_topics,
+                         drop_bench_keyspace, make_messages, progress_times, service_pids,
+                         throughput)
 from solas.db import init_all
 from solas.filters import object_id_list
 from solas.processors.filters import load_active_filters, run_filters
@@ -36,25 +36,15 @@ BATCH_OBJECTS = 10_000
 STEP = "solas_stage_step_duration_seconds_sum"
 
 
-def bench_settings(settings: Settings) -> Settings:
-    """The deployment's settings, moved to a database and namespace of their own."""
-    tag = time.strftime("%Y%m%d%H%M%S")
-    base = settings.mariadb_url.rsplit("/", 1)[0]
-    return dataclasses.replace(
-        settings, mariadb_url=f"{base}/{settings.mariadb['db']}_bench",
-        topic_namespace=f"{BENCH_TOPICS}{tag}-", topic_prefix=f"{BENCH_TOPICS}{tag}-filter-",
-        app_id=f"solas-bench-{tag}",
-        raw_topic_name=f"{BENCH_TOPICS}{tag}-alerts-{settings.survey}")
-
-
 def prepare_bench_database(s: Settings) -> None:
-    """Empty the bench's own database and delete earlier runs' topics, then create the
-    schemas and load the catalogues."""
+    """Empty the bench's own database and keyspace and delete earlier runs' topics, then
+    create the schemas and load the catalogues."""
     print(f"setting up database {s.mariadb['db']} (emptied) and topics "
           f"{s.topic_namespace}* ...")
     with mariadb.connect(s, database=False) as conn, conn.cursor() as cursor:
         cursor.execute(f"DROP DATABASE IF EXISTS `{s.mariadb['db']}`")  # the bench's own
     delete_earlier_topics(s)
+    drop_bench_keyspace(s)
     init_all(s)
     load_catalogues(s)
 

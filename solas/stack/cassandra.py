@@ -98,6 +98,10 @@ class CassandraService(JvmService):
             "memtable_allocation_type": "offheap_objects",
             "memtable_heap_space": "512MiB",
             "memtable_offheap_space": "2048MiB",
+            # Dropping or truncating a table snapshots it first (the bench drops its own
+            # keyspace on every run): such snapshots are deleted after a day, not kept forever.
+            "auto_snapshot": True,
+            "auto_snapshot_ttl": "1d",
             # One object's light curve (up to ~2,000 Rubin points) is one unlogged batch.
             "batch_size_warn_threshold": "512KiB",
             "batch_size_fail_threshold": "16MiB",

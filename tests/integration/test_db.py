@@ -1,9 +1,11 @@
-"""``solas db init`` on the real Cassandra: table options are upgraded in place."""
+"""``solas db init`` on the real Cassandra: table options are upgraded in place; the bench's
+own keyspace."""
 import dataclasses
 import uuid
 
 import pytest
 
+from solas.bench import bench_settings, prepare_bench_keyspace
 from solas.stores import cassandra
 
 pytestmark = pytest.mark.integration
@@ -31,4 +33,32 @@ def test_init_gives_an_existing_cutout_table_its_compaction_once(stack):
         assert not [s for s in cassandra.init_schema(session, settings) if "ALTER" in s]
     finally:
         session.execute(f"DROP KEYSPACE IF EXISTS {keyspace}", timeout=120)
+        cluster.shutdown()
+
+
+def _count(session, keyspace: str) -> int:
+    return session.execute(f"SELECT count(*) FROM {keyspace}.cutouts").one()[0]
+
+
+def _add_cutout(session, keyspace: str) -> None:
+    session.execute(f"INSERT INTO {keyspace}.cutouts (candid, \"cutoutType\", \"objectId\", "
+                    "stamp) VALUES (1, 'Science', 'ZTF1', 0x00)")
+
+
+def test_the_bench_empties_its_own_keyspace_and_leaves_the_deployments_alone(stack):
+    deployment = dataclasses.replace(stack, cassandra_keyspace_name=f"test_{uuid.uuid4().hex[:8]}")
+    bench = bench_settings(deployment)
+    cluster, session = cassandra.connect(deployment)
+    try:
+        cassandra.init_schema(session, deployment)
+        _add_cutout(session, deployment.cassandra_keyspace)
+        prepare_bench_keyspace(bench)
+        _add_cutout(session, bench.cassandra_keyspace)
+        assert _count(session, bench.cassandra_keyspace) == 1
+        prepare_bench_keyspace(bench)  # the next run starts on empty tables
+        assert _count(session, bench.cassandra_keyspace) == 0
+        assert _count(session, deployment.cassandra_keyspace) == 1
+    finally:
+        for keyspace in (deployment.cassandra_keyspace, bench.cassandra_keyspace):
+            session.execute(f"DROP KEYSPACE IF EXISTS {keyspace}", timeout=120)
         cluster.shutdown()

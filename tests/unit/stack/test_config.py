@@ -87,6 +87,7 @@ def test_cassandra_yaml(settings: Settings) -> None:
     assert conf["endpoint_snitch"] == "SimpleSnitch"
     assert conf["memtable"]["configurations"]["default"] == {"inherits": "trie"}
     assert conf["batch_size_fail_threshold"] == "16MiB"  # a long Rubin light curve fits
+    assert conf["auto_snapshot"] is True and conf["auto_snapshot_ttl"] == "1d"
     seeds = conf["seed_provider"][0]
     assert seeds["class_name"].endswith("SimpleSeedProvider")
     assert seeds["parameters"][0]["seeds"] == "127.0.0.1:17000"
