@@ -148,24 +148,16 @@ def bench_settings(settings: Settings) -> Settings:
         raw_topic_name=f"{BENCH_TOPICS}{tag}-alerts-{settings.survey}")
 
 
-def drop_bench_keyspace(s: Settings) -> None:
-    """Drop the bench's own Cassandra keyspace: each run starts on empty tables, so its
-    figures do not depend on how much earlier runs left to flush and compact."""
+def empty_bench_keyspace(s: Settings) -> None:
+    """Drop the bench's own Cassandra keyspace and create it again: each run starts on
+    empty tables, so its figures do not depend on what earlier runs left to flush and
+    compact.  Refuses any keyspace that is not a bench keyspace."""
     if not s.cassandra_keyspace.endswith(BENCH_SUFFIX):
         raise ValueError(f"{s.cassandra_keyspace!r} is not a bench keyspace")
-    print(f"dropping Cassandra keyspace {s.cassandra_keyspace} (earlier bench runs) ...")
+    print(f"emptying Cassandra keyspace {s.cassandra_keyspace} (earlier bench runs) ...")
     cluster, session = cassandra.connect(s)
     try:
         session.execute(f"DROP KEYSPACE IF EXISTS {s.cassandra_keyspace}", timeout=300)
-    finally:
-        cluster.shutdown()
-
-
-def prepare_bench_keyspace(s: Settings) -> None:
-    """Drop and create again the bench's own Cassandra keyspace."""
-    drop_bench_keyspace(s)
-    cluster, session = cassandra.connect(s)
-    try:
         cassandra.init_schema(session, s)
     finally:
         cluster.shutdown()
@@ -191,7 +183,7 @@ def bench_ingest(settings: Settings, n: int, rate: float | None,
     s = bench_settings(settings)
     source = source or [s.data_dir / "alerts" / s.survey]
     delete_earlier_topics(s)
-    prepare_bench_keyspace(s)
+    empty_bench_keyspace(s)
     print(f"cloning {n} real {s.survey} alerts from {', '.join(map(str, source))} ...")
     t0 = time.monotonic()
     messages = make_messages(s, n, source)

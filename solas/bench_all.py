@@ -162,8 +162,7 @@ class Sampler:
 
 
 def _start_workers(s: Settings) -> dict[str, WorkerProcess]:
-    env = {"SOLAS_APP_ID": s.app_id}
-    return {stage: start_worker(s, agents, wid, env) for stage, (agents, wid) in WORKERS.items()}
+    return {stage: start_worker(s, agents, wid) for stage, (agents, wid) in WORKERS.items()}
 
 
 def _warm_up(s: Settings, messages, workers: dict[str, WorkerProcess]) -> dict[str, float]:

@@ -1,10 +1,11 @@
 """``solas bench --stage filter``: the filter stage under the standard workload.
 
 Runs in its own database (``<database>_bench``), keyspace and topic namespace on the
-running stack (:func:`solas.bench.bench_settings`).  Cloned real alerts go through ingest and sherlock first (not timed); then a
-filter-only worker drains the backlog of classified alerts, timed from its own
-counters.  Two parts are also timed in this process: all 100 filters over one
-10,000-object batch, and watchlist matching against the 1e6-cone list on one core.
+running stack (:func:`solas.bench.bench_settings`).  Cloned real alerts go through ingest
+and sherlock first (not timed); then a filter-only worker drains the backlog of classified
+alerts, timed from its own counters.  Two parts are also timed in this process: all 100
+filters over one 10,000-object batch, and watchlist matching against the 1e6-cone list on
+one core.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import numpy as np
 
 from catalogs.load import load_catalogues
 from solas.bench import (BENCH_WORKER_ID, MemoryWatch, bench_settings, delete_earlier_topics,
-                         drop_bench_keyspace, make_messages, progress_times, service_pids,
+                         empty_bench_keyspace, make_messages, progress_times, service_pids,
                          throughput)
 from solas.db import init_all
 from solas.filters import object_id_list
@@ -44,7 +45,7 @@ def prepare_bench_database(s: Settings) -> None:
     with mariadb.connect(s, database=False) as conn, conn.cursor() as cursor:
         cursor.execute(f"DROP DATABASE IF EXISTS `{s.mariadb['db']}`")  # the bench's own
     delete_earlier_topics(s)
-    drop_bench_keyspace(s)
+    empty_bench_keyspace(s)
     init_all(s)
     load_catalogues(s)
 
@@ -107,13 +108,12 @@ def bench_filter(settings: Settings, n: int, source: list[Path]) -> dict:
     print(f"workload: {len(workload.watchlists)} watchlists ({workload.cones} cones), "
           f"{len(workload.watchmaps)} watchmaps, {len(workload.filters)} filters")
     asyncio.run(produce(s, messages, s.raw_topic, total=n))
-    env = {"SOLAS_APP_ID": s.app_id}
-    first = start_worker(s, ["ingest", "sherlock"], BENCH_WORKER_ID, env)
+    first = start_worker(s, ["ingest", "sherlock"], BENCH_WORKER_ID)
     try:
         wait_for_done(first, "sherlock", n, 3600)
     finally:
         stop_worker(first)
-    worker = start_worker(s, ["filter"], BENCH_WORKER_ID, env)
+    worker = start_worker(s, ["filter"], BENCH_WORKER_ID)
     pids = {**service_pids(s), "worker": worker.process.pid}
     try:
         with MemoryWatch(pids) as memory:

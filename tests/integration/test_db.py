@@ -5,7 +5,7 @@ import uuid
 
 import pytest
 
-from solas.bench import bench_settings, prepare_bench_keyspace
+from solas.bench import bench_settings, empty_bench_keyspace
 from solas.stores import cassandra
 
 pytestmark = pytest.mark.integration
@@ -52,10 +52,10 @@ def test_the_bench_empties_its_own_keyspace_and_leaves_the_deployments_alone(sta
     try:
         cassandra.init_schema(session, deployment)
         _add_cutout(session, deployment.cassandra_keyspace)
-        prepare_bench_keyspace(bench)
+        empty_bench_keyspace(bench)
         _add_cutout(session, bench.cassandra_keyspace)
         assert _count(session, bench.cassandra_keyspace) == 1
-        prepare_bench_keyspace(bench)  # the next run starts on empty tables
+        empty_bench_keyspace(bench)  # the next run starts on empty tables
         assert _count(session, bench.cassandra_keyspace) == 0
         assert _count(session, deployment.cassandra_keyspace) == 1
     finally:

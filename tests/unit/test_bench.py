@@ -1,7 +1,7 @@
 """The bench runs apart from the deployment it measures."""
 import pytest
 
-from solas.bench import bench_settings, drop_bench_keyspace
+from solas.bench import bench_settings, empty_bench_keyspace
 from solas.settings import load_settings
 from solas.topics import INGESTED, stage_topic
 
@@ -23,4 +23,4 @@ def test_bench_settings_move_every_store_and_topic_away_from_the_deployment(depl
 
 def test_only_a_bench_keyspace_is_ever_dropped(deployment):
     with pytest.raises(ValueError, match="not a bench keyspace"):
-        drop_bench_keyspace(deployment)  # refused before any connection is made
+        empty_bench_keyspace(deployment)  # refused before any connection is made
