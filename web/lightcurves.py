@@ -22,6 +22,7 @@ from typing import Any, Iterable
 
 from cassandra.cluster import Session
 
+from solas.schema.columns import unpacked_row
 from solas.schema.tables import CUTOUT_TYPES, cutout_table, lightcurve_tables
 from solas.settings import Settings
 
@@ -71,11 +72,13 @@ class CassandraReader:
         return [row._asdict() for row in rows]
 
     async def light_curve(self, object_id) -> dict[str, list[dict]]:
-        """Native rows per kind (detections, forced, nondetections), time ordered."""
+        """Native rows per kind (detections, forced, nondetections), time ordered, with
+        every native column (packed ones unpacked)."""
         kinds = list(self.statements)
         results = await asyncio.gather(*(self._rows(self.statements[k], (object_id,))
                                          for k in kinds))
-        return dict(zip(kinds, results))
+        return {kind: [unpacked_row(self.tables[kind], row) for row in rows]
+                for kind, rows in zip(kinds, results)}
 
     async def cutouts(self, source_id: int) -> dict[str, dict]:
         """Stamps of one source: cutoutType -> {objectId, stamp}."""

@@ -7,7 +7,9 @@ statements that upgrade an existing table to the spec without losing data.
 """
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
+
+import orjson
 
 # Portable column kinds -> (MariaDB type, CQL type).
 KINDS: dict[str, tuple[str, str]] = {
@@ -23,6 +25,10 @@ KINDS: dict[str, tuple[str, str]] = {
     "datetime": ("DATETIME(6)", "timestamp"),
     "date": ("DATE", "date"),
 }
+
+#: The Cassandra column holding a spec's :attr:`TableSpec.packed` columns, as one JSON
+#: object of the non-null ones.
+PACKED_COLUMN = "extra"
 
 # Avro primitive types -> portable kinds.
 AVRO_KINDS = {"long": "bigint", "int": "int", "double": "double", "float": "float",
@@ -70,6 +76,9 @@ class TableSpec(NamedTuple):
     compressed: bool = True  # False for already-compressed payloads (cutouts)
     #: Cassandra compaction options, ``class`` first; empty: Cassandra's default.
     compaction: tuple[tuple[str, str], ...] = ()
+    #: Columns stored together in the column :data:`PACKED_COLUMN` (Cassandra light
+    #: curves): declared with their types, but not columns of the DDL.
+    packed: tuple[Column, ...] = ()
 
     def column(self, name: str) -> Column:
         """The column called ``name``."""
@@ -83,6 +92,11 @@ class TableSpec(NamedTuple):
         """Column names in declaration order."""
         return [c.name for c in self.columns]
 
+    @property
+    def packed_names(self) -> list[str]:
+        """Names of the :attr:`packed` columns in declaration order."""
+        return [c.name for c in self.packed]
+
 
 def _check(spec: TableSpec) -> None:
     names = [n.lower() for n in spec.column_names]  # MariaDB names are case-insensitive
@@ -91,6 +105,10 @@ def _check(spec: TableSpec) -> None:
     missing = [k for k in spec.primary_key if k not in spec.column_names]
     if missing:
         raise ValueError(f"table {spec.name}: key columns {missing} are not declared")
+    if spec.packed and PACKED_COLUMN not in spec.column_names:
+        raise ValueError(f"table {spec.name} packs columns but has no {PACKED_COLUMN} column")
+    if {c.name.lower() for c in spec.packed} & set(names):
+        raise ValueError(f"table {spec.name} declares a packed column as a column too")
 
 
 def _mariadb_column(col: Column, auto_increment: bool) -> str:
@@ -194,3 +212,32 @@ def columns_from_fields(fields: list[tuple[str, str]], first: tuple[Column, ...]
     extra = tuple(Column(name, AVRO_KINDS[kind]) for name, kind in fields
                   if name not in seen and kind in AVRO_KINDS)
     return first + extra
+
+
+def packed_row(row: dict[str, Any], columns: tuple[str, ...], packed: tuple[str, ...]
+               ) -> tuple[tuple[str, ...], list]:
+    """The names and values to store for ``row``: its non-null ``columns``, then, if any of
+    the ``packed`` columns is not null, :data:`PACKED_COLUMN` with those as one JSON object.
+
+    64-bit integers stay exact and floats round-trip; NaN and infinities become null.  A
+    value JSON cannot hold raises ``TypeError``."""
+    names = tuple(n for n in columns if row.get(n) is not None)
+    values = [row[n] for n in names]
+    extra = {n: row[n] for n in packed if row.get(n) is not None}
+    if extra:
+        names += (PACKED_COLUMN,)
+        values.append(orjson.dumps(extra).decode())
+    return names, values
+
+
+def unpacked_row(spec: TableSpec, row: dict[str, Any]) -> dict[str, Any]:
+    """A stored row of ``spec`` as the point it was: every declared column in order (None
+    where it has no value), with the packed ones taken out of :data:`PACKED_COLUMN`.  A
+    value in a column of the table's older, unpacked layout is kept too."""
+    point = dict.fromkeys(n for n in (*spec.column_names, *spec.packed_names)
+                          if n != PACKED_COLUMN)
+    extra = row.get(PACKED_COLUMN)
+    point.update((k, v) for k, v in row.items() if v is not None and k != PACKED_COLUMN)
+    if extra:
+        point.update(orjson.loads(extra))
+    return point

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from solas.schema.columns import Column, TableSpec, columns_from_fields
+from solas.schema.columns import PACKED_COLUMN, Column, TableSpec, columns_from_fields
 from solas.surveys import native_fields
 
 C = Column
@@ -316,16 +316,40 @@ KEY_ALIASES: dict[str, tuple[str, ...]] = {
 CUTOUT_TYPES = ("Science", "Template", "Difference")
 
 
+#: Per survey and kind: the native columns besides the keys that stay typed Cassandra
+#: columns (what a light curve is plotted with).  The other native columns of a point are
+#: packed into one JSON column, :data:`~solas.schema.columns.PACKED_COLUMN`: Cassandra's
+#: cost is per stored cell, and a ZTF detection has about 60 non-null values.
+LIGHTCURVE_TYPED: dict[str, dict[str, tuple[str, ...]]] = {
+    "ztf": {
+        "detections": ("fid", "ra", "dec", "magpsf", "sigmapsf", "isdiffpos", "diffmaglim",
+                       "rb"),
+        "forced": ("forcediffimflux", "forcediffimfluxunc", "magzpsci", "diffmaglim"),
+        "nondetections": ("diffmaglim",),
+    },
+    "lsst": {
+        "detections": ("band", "ra", "dec", "psfFlux", "psfFluxErr", "snr", "reliability"),
+        "forced": ("band", "ra", "dec", "psfFlux", "psfFluxErr"),
+        "nondetections": ("diaNoise",),
+    },
+}
+
+
 @lru_cache(maxsize=2)
 def lightcurve_tables(survey: str) -> dict[str, TableSpec]:
     """Cassandra light-curve tables keyed by kind, partitioned by object id and
-    clustered by time then source id; native survey columns follow the keys."""
+    clustered by time then source id.  Every native survey column is declared: the keys
+    and :data:`LIGHTCURVE_TYPED` as columns, the others packed into one JSON column."""
     fields = native_fields(survey)
     specs = {}
     for kind, (name, keys) in LIGHTCURVE_KEYS[survey].items():
-        columns = columns_from_fields(fields.get(kind, []), keys)
+        native = columns_from_fields(fields.get(kind, []), keys)
+        typed = {k.name for k in keys} | set(LIGHTCURVE_TYPED[survey][kind])
+        columns = (*(c for c in native if c.name in typed),
+                   C(PACKED_COLUMN, "json", "the other native columns, a JSON object"))
         specs[kind] = TableSpec(name, columns, tuple(k.name for k in keys),
-                                f"{survey} {kind}, one row per point")
+                                f"{survey} {kind}, one row per point",
+                                packed=tuple(c for c in native if c.name not in typed))
     return specs
 
 

@@ -4,9 +4,11 @@ Rows are bound to prepared statements and grouped into unlogged batches of rows
 whose partitions share their replicas (so a batch goes whole to the nodes that
 own it, through the token-aware policy), then sent with ``execute_async`` (many
 in flight, no per-alert round trip).  Few large batches cost both the worker and
-Cassandra far less CPU per row than one statement per partition.  Each row's INSERT names only its non-null columns,
-so no tombstones are written, and every write is a keyed upsert: replaying an
-alert rewrites the same rows and never duplicates them.
+Cassandra far less CPU per row than one statement per partition.  Each row's INSERT
+names only its non-null columns, so no tombstones are written, and every write is a
+keyed upsert: replaying an alert rewrites the same rows and never duplicates them.  A
+point's rarely used native columns go into one JSON column
+(:func:`~solas.schema.columns.packed_row`): Cassandra's CPU is per stored cell.
 """
 from __future__ import annotations
 
@@ -27,8 +29,8 @@ from cassandra.policies import (DCAwareRoundRobinPolicy, ExponentialReconnection
 from cassandra.query import BatchStatement, BatchType, BoundStatement, PreparedStatement, Statement
 
 from solas import metrics
-from solas.schema.columns import (TableSpec, cql_add_columns, cql_alter_compaction, cql_create,
-                                  cql_insert)
+from solas.schema.columns import (PACKED_COLUMN, TableSpec, cql_add_columns,
+                                  cql_alter_compaction, cql_create, cql_insert, packed_row)
 from solas.schema.tables import CUTOUT_TYPES, KEY_ALIASES, cutout_table, lightcurve_tables
 from solas.settings import Settings
 from solas.surveys import Alert
@@ -36,8 +38,12 @@ from solas.surveys import Alert
 log = logging.getLogger(__name__)
 # Errors that retrying cannot cure: the data of some alert does not fit the table.
 PERMANENT_WRITE_ERRORS = (InvalidRequest, TypeError, ValueError, OverflowError, struct.error)
-ROWS_PER_BATCH = 500          # light-curve rows per unlogged batch
-STAMP_BYTES_PER_BATCH = 256 * 1024  # cutout bytes per batch (Cassandra warns above 512 KiB)
+#: Light-curve bytes per unlogged batch, as :func:`row_bytes` estimates them: Cassandra
+#: warns about (and logs, and sends the client a warning for) every batch above 512 KiB.
+ROW_BYTES_PER_BATCH = 320 * 1024
+STAMP_BYTES_PER_BATCH = 256 * 1024  # cutout bytes per batch
+#: Cassandra's bytes per cell besides its value (timestamp, flags, column id), about.
+CELL_OVERHEAD_BYTES = 32
 MAX_IN_FLIGHT = 32
 #: Longest pause between the driver's attempts to reconnect to a node that went away, s.
 #: Its default (doubling up to 600 s) left the ingest stage idle for about 30 s after
@@ -227,13 +233,18 @@ class CassandraStore:
                         new[alert.object_id].add(point)
         return rows, new, skipped, unkeyed
 
-    def _bound_rows(self, kind: str, rows: Iterable[dict]) -> list[BoundStatement]:
-        """One bound INSERT per row, naming only its non-null columns."""
-        names = self.tables[kind].column_names
+    def _bound_rows(self, kind: str, rows: Iterable[dict]
+                    ) -> list[tuple[BoundStatement, int]]:
+        """One bound INSERT per row, naming only its non-null columns (the packed ones
+        go into one JSON column), with its size (:func:`row_bytes`)."""
+        spec = self.tables[kind]
+        columns = tuple(n for n in spec.column_names if n != PACKED_COLUMN)
+        packed = tuple(spec.packed_names)
         bound = []
         for row in rows:
-            present = tuple(n for n in names if row.get(n) is not None)
-            bound.append(bind_values(self._insert(kind, present), [row[n] for n in present]))
+            names, values = packed_row(row, columns, packed)
+            statement = bind_values(self._insert(kind, names), values)
+            bound.append((statement, row_bytes(statement)))
         return bound
 
     def _statements(self, rows: dict, alerts: Sequence[Alert]
@@ -241,12 +252,13 @@ class CassandraStore:
         """(statements, rows per table, cutouts) for the rows of a batch: unlogged
         batches of rows whose partitions live on the same replicas."""
         counts = {self.tables[kind].name: len(keyed) for kind, keyed in rows.items()}
-        points = [b for kind, keyed in rows.items() for b in self._bound_rows(kind, keyed.values())]
+        points = [b for kind, keyed in rows.items()
+                  for b in self._bound_rows(kind, keyed.values())]
         ttl = self.settings.cutout_ttl_s
         stamps = [(self.cutout_insert.bind((alert.source_id, kind, str(alert.object_id),
                                             alert.cutouts[kind], ttl)), len(alert.cutouts[kind]))
                   for alert in alerts for kind in CUTOUT_TYPES if alert.cutouts.get(kind)]
-        statements = [*self._replica_batches([(b, 1) for b in points], ROWS_PER_BATCH),
+        statements = [*self._replica_batches(points, ROW_BYTES_PER_BATCH),
                       *self._replica_batches(stamps, STAMP_BYTES_PER_BATCH)]
         return statements, counts, len(stamps)
 
@@ -293,6 +305,11 @@ def packers_of(statement: PreparedStatement) -> tuple[Callable[[object], bytes],
     return tuple(PACKERS.get(column.type) or
                  partial(column.type.serialize, protocol_version=version)
                  for column in statement.column_metadata)
+
+
+def row_bytes(statement: BoundStatement) -> int:
+    """About what Cassandra counts for the row of ``statement`` in a batch's size."""
+    return sum(map(len, statement.values)) + CELL_OVERHEAD_BYTES * len(statement.values)
 
 
 def bind_values(insert: Insert, values: list) -> BoundStatement:

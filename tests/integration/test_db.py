@@ -1,12 +1,18 @@
-"""``solas db init`` on the real Cassandra: table options are upgraded in place; the bench's
-own keyspace."""
+"""``solas db init`` on the real Cassandra: table options and light-curve layouts are
+upgraded in place; the bench's own keyspace."""
+import asyncio
 import dataclasses
+import struct
 import uuid
 
 import pytest
 
 from solas.bench import bench_settings, empty_bench_keyspace
+from solas.schema.columns import cql_create, cql_insert
+from solas.schema.tables import lightcurve_tables
 from solas.stores import cassandra
+from solas.surveys import normalise, read_alert_file
+from web.lightcurves import CassandraReader
 
 pytestmark = pytest.mark.integration
 
@@ -61,4 +67,58 @@ def test_the_bench_empties_its_own_keyspace_and_leaves_the_deployments_alone(sta
     finally:
         for keyspace in (deployment.cassandra_keyspace, bench.cassandra_keyspace):
             session.execute(f"DROP KEYSPACE IF EXISTS {keyspace}", timeout=120)
+        cluster.shutdown()
+
+
+def _sample_alerts(settings, count: int) -> list:
+    folder = settings.data_dir / "alerts" / "ztf" / "pittgoogle-labelled"
+    raws = (raw for path in sorted(folder.glob("*.avro")) for raw in read_alert_file(path))
+    alerts = [normalise(raw, "ztf") for raw in raws]
+    return [a for a in alerts if a.detections and a.nondetections][:count]
+
+
+def _same(stored: dict, point: dict, spec) -> bool:
+    """Every declared native value of ``point`` is read back (a float column holds it as a
+    32-bit float; a NaN has no value)."""
+    kinds = {c.name: c.kind for c in (*spec.columns, *spec.packed)}
+    for name, value in point.items():
+        if name not in kinds or value is None or value != value:
+            continue
+        if kinds[name] == "float" and name in spec.column_names:
+            value = struct.unpack("f", struct.pack("f", value))[0]
+        if stored[name] != value:
+            return False
+    return True
+
+
+def test_light_curves_are_read_back_whole_from_old_wide_rows_and_packed_rows(stack):
+    settings = dataclasses.replace(stack, cassandra_keyspace_name=f"test_{uuid.uuid4().hex[:8]}")
+    keyspace = settings.cassandra_keyspace
+    spec = lightcurve_tables("ztf")["detections"]
+    wide = spec._replace(columns=(*spec.columns[:-1], *spec.packed), packed=())
+    old, new = _sample_alerts(settings, 2)
+    cluster, session = cassandra.connect(settings)
+    try:
+        session.execute(f"CREATE KEYSPACE {keyspace} WITH replication = "
+                        f"{settings.cassandra_replication}")
+        session.execute(cql_create(wide, keyspace))  # the layout before packing
+        insert = session.prepare(cql_insert(wide, keyspace))
+        for point in old.detections:
+            row = {**point, "objectId": old.object_id}
+            session.execute(insert, [row.get(n) for n in wide.column_names])
+        cassandra.init_schema(session, settings)  # adds the packed column, drops nothing
+        asyncio.run(cassandra.CassandraStore(settings, session).write_alerts([new]))
+        reader = CassandraReader(settings, session)
+        for alert in (old, new):
+            rows = asyncio.run(reader.light_curve(alert.object_id))
+            stored = {r["candid"]: r for r in rows["detections"]}
+            assert len(stored) == len(alert.detections)
+            assert all(_same(stored[p["candid"]], p, spec) for p in alert.detections)
+            assert "extra" not in rows["detections"][0]
+        assert len(rows["nondetections"]) == len(new.nondetections)
+        extra = session.execute(f'SELECT extra FROM {keyspace}.candidates WHERE "objectId"=%s',
+                                (new.object_id,)).one().extra
+        assert '"rcid":' in extra and '"magpsf"' not in extra
+    finally:
+        session.execute(f"DROP KEYSPACE IF EXISTS {keyspace}", timeout=120)
         cluster.shutdown()

@@ -80,3 +80,13 @@ def test_a_value_its_column_cannot_hold_gets_the_drivers_error_naming_the_column
     prepared = _prepared([cqltypes.LongType, cqltypes.Int32Type])
     with pytest.raises(PERMANENT_WRITE_ERRORS, match='column "c1"'):
         bind_values(Insert(prepared, packers_of(prepared)), [1, 2**40])
+
+
+def test_a_rows_size_is_its_values_and_a_per_cell_overhead():
+    from cassandra import cqltypes
+    from solas.stores.cassandra import (CELL_OVERHEAD_BYTES, Insert, bind_values, packers_of,
+                                        row_bytes)
+
+    prepared = _prepared([cqltypes.LongType, cqltypes.UTF8Type])
+    bound = bind_values(Insert(prepared, packers_of(prepared)), [1, '{"rcid":12}'])
+    assert row_bytes(bound) == 8 + 11 + 2 * CELL_OVERHEAD_BYTES

@@ -77,3 +77,53 @@ def test_compaction_is_declared_and_altered_only_when_it_differs():
         "'min_threshold': '32'}"]
     assert cql_alter_compaction(spec, "ks", {**live, "min_threshold": "4"})
     assert cql_alter_compaction(spec._replace(compaction=()), "ks", default) == []
+
+
+PACKING = SPEC._replace(columns=(*SPEC.columns, Column("extra", "json")),
+                        packed=(Column("psfFlux", "float"), Column("visit", "bigint")))
+
+
+def test_packed_columns_go_into_one_json_column_and_come_back_exactly():
+    from solas.schema.columns import packed_row, unpacked_row
+
+    row = {"diaObjectId": 2**62 + 1, "midpointMjdTai": 60000.123456789, "diaSourceId": 7,
+           "band": None, "psfFlux": 1234.5678, "visit": 2**63 - 1}
+    names, values = packed_row(row, ("diaObjectId", "midpointMjdTai", "diaSourceId", "band"),
+                               ("psfFlux", "visit"))
+    assert names == ("diaObjectId", "midpointMjdTai", "diaSourceId", "extra")
+    assert values[:3] == [2**62 + 1, 60000.123456789, 7]
+    stored = dict(zip(names, values))
+    assert unpacked_row(PACKING, {**stored, "band": None}) == row
+    assert list(unpacked_row(PACKING, stored)) == ["diaObjectId", "midpointMjdTai",
+                                                   "diaSourceId", "band", "psfFlux", "visit"]
+
+
+def test_a_row_with_no_packed_value_has_no_json_and_nan_is_packed_as_null():
+    from solas.schema.columns import packed_row, unpacked_row
+
+    assert packed_row({"a": 1, "p": None}, ("a",), ("p",)) == (("a",), [1])
+    names, values = packed_row({"a": 1, "p": float("nan")}, ("a",), ("p",))
+    assert values[-1] == '{"p":null}'
+    assert unpacked_row(PACKING, {"diaObjectId": 1, "extra": None})["psfFlux"] is None
+
+
+def test_a_value_json_cannot_hold_is_a_type_error():
+    from solas.schema.columns import packed_row
+
+    with pytest.raises(TypeError):
+        packed_row({"a": 1, "p": object()}, ("a",), ("p",))
+
+
+def test_a_value_in_a_column_of_the_older_unpacked_layout_is_read_too():
+    from solas.schema.columns import unpacked_row
+
+    old = {"diaObjectId": 1, "midpointMjdTai": 2.0, "diaSourceId": 3, "band": "r",
+           "psfFlux": 5.5, "visit": None, "extra": None}
+    assert unpacked_row(PACKING, old) == {k: v for k, v in old.items() if k != "extra"}
+
+
+def test_a_packed_column_declared_twice_or_without_its_json_column_is_refused():
+    with pytest.raises(ValueError, match="packed column as a column"):
+        cql_create(PACKING._replace(packed=(Column("band", "text"),)), "ks")
+    with pytest.raises(ValueError, match="no extra column"):
+        cql_create(SPEC._replace(packed=(Column("visit", "bigint"),)), "ks")

@@ -2,7 +2,9 @@
 import pytest
 
 from solas.schema.columns import cql_create, mariadb_create
-from solas.schema.tables import cutout_table, lightcurve_tables, mariadb_tables
+from solas.schema.tables import (LIGHTCURVE_TYPED, cutout_table, lightcurve_tables,
+                                 mariadb_tables)
+from solas.surveys import native_fields
 
 DESIGN_TABLES = {"objects", "sherlock_classifications", "watchlists", "watchlist_cones",
                  "watchlist_hits", "watchmaps", "area_hits", "mma_areas", "mma_area_hits",
@@ -44,5 +46,17 @@ def test_light_curve_tables_are_partitioned_by_object_and_clustered_by_time(surv
         assert spec.primary_key[1] in ("jd", "midpointMjdTai")
         assert "CLUSTERING ORDER BY" in ddl
     detections = lightcurve_tables(survey)["detections"]
-    assert len(detections.columns) > 50  # the survey's native columns are kept
+    native = {n for n, _ in native_fields(survey)["detections"]}
+    declared = {*detections.column_names, *detections.packed_names}
+    assert len(native) > 50 and native <= declared  # every native column is kept
+    assert "extra" in detections.column_names and len(detections.column_names) < 15
     assert "default_time_to_live" in cql_create(cutout_table(survey, 86400), "ks")
+
+
+@pytest.mark.parametrize("survey", ["ztf", "lsst"])
+def test_the_typed_light_curve_columns_are_native_columns_and_not_packed_as_well(survey):
+    for kind, spec in lightcurve_tables(survey).items():
+        native = {n for n, _ in native_fields(survey).get(kind, [])}
+        assert set(LIGHTCURVE_TYPED[survey][kind]) <= native <= {
+            *spec.column_names, *spec.packed_names}
+        assert not set(spec.column_names) & set(spec.packed_names)
