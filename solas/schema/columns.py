@@ -233,11 +233,22 @@ def packed_row(row: dict[str, Any], columns: tuple[str, ...], packed: tuple[str,
 def unpacked_row(spec: TableSpec, row: dict[str, Any]) -> dict[str, Any]:
     """A stored row of ``spec`` as the point it was: every declared column in order (None
     where it has no value), with the packed ones taken out of :data:`PACKED_COLUMN`.  A
-    value in a column of the table's older, unpacked layout is kept too."""
+    value in a column of the table's older, unpacked layout is kept too.  A
+    :data:`PACKED_COLUMN` that is not a JSON object (not written by Solas) is kept as its
+    text under that name, so the point's typed values still show."""
     point = dict.fromkeys(n for n in (*spec.column_names, *spec.packed_names)
                           if n != PACKED_COLUMN)
-    extra = row.get(PACKED_COLUMN)
     point.update((k, v) for k, v in row.items() if v is not None and k != PACKED_COLUMN)
+    extra = row.get(PACKED_COLUMN)
     if extra:
-        point.update(orjson.loads(extra))
+        packed = _json_object(extra)
+        point.update({PACKED_COLUMN: extra} if packed is None else packed)
     return point
+
+
+def _json_object(text: str) -> dict | None:
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None
+    return value if isinstance(value, dict) else None

@@ -317,9 +317,10 @@ CUTOUT_TYPES = ("Science", "Template", "Difference")
 
 
 #: Per survey and kind: the native columns besides the keys that stay typed Cassandra
-#: columns (what a light curve is plotted with).  The other native columns of a point are
-#: packed into one JSON column, :data:`~solas.schema.columns.PACKED_COLUMN`: Cassandra's
-#: cost is per stored cell, and a ZTF detection has about 60 non-null values.
+#: columns (what a light curve is plotted and most often selected with).  The other
+#: native columns of a point are packed into one JSON column,
+#: :data:`~solas.schema.columns.PACKED_COLUMN`: Cassandra's cost is per stored cell, and a
+#: ZTF detection has about 60 non-null values.
 LIGHTCURVE_TYPED: dict[str, dict[str, tuple[str, ...]]] = {
     "ztf": {
         "detections": ("fid", "ra", "dec", "magpsf", "sigmapsf", "isdiffpos", "diffmaglim",

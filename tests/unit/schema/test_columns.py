@@ -127,3 +127,11 @@ def test_a_packed_column_declared_twice_or_without_its_json_column_is_refused():
         cql_create(PACKING._replace(packed=(Column("band", "text"),)), "ks")
     with pytest.raises(ValueError, match="no extra column"):
         cql_create(SPEC._replace(packed=(Column("visit", "bigint"),)), "ks")
+
+
+@pytest.mark.parametrize("text", ["{not json", "[1, 2]"])
+def test_a_packed_column_that_is_not_a_json_object_is_kept_as_text(text):
+    from solas.schema.columns import unpacked_row
+
+    point = unpacked_row(PACKING, {"diaObjectId": 1, "band": "g", "extra": text})
+    assert point["band"] == "g" and point["extra"] == text and point["psfFlux"] is None
