@@ -64,32 +64,48 @@ def as_streamed(raw: RawAlert, survey: str) -> RawAlert:
 def messages_from_paths(paths: Iterable[str | Path], survey: str, clone: int = 0,
                         seed: int = 0, counts: dict | None = None) -> Iterator[Message]:
     """Messages for every alert found under ``paths``; ``counts`` is filled with
-    files, alerts and unreadable_files as they are read.
+    files, alerts and unreadable_files as they are read (once, however many clones).
 
-    With ``clone`` N, each alert gives N clones; clone k of every alert of one real
-    object belongs to one synthetic object k (same new ids, jitter and time shift),
-    so successive alerts of an object stay a growing light curve of its clones."""
+    With ``clone`` N the alerts are sent in N rounds, clone k of every alert in round k,
+    so any stretch of the replay mixes the sample as a whole (a folder of long light
+    curves does not arrive as one block).  Clone k of every alert of one real object
+    belongs to one synthetic object k (same new ids, jitter and time shift), so
+    successive alerts of an object stay a growing light curve of its clones.  The files
+    are read again in each round: memory does not grow with the sample."""
     counts = counts if counts is not None else {}
     for name in ("files", "alerts", "unreadable_files"):
         counts.setdefault(name, 0)
-    for path in iter_alert_paths(paths):
-        counts["files"] += 1
-        try:
-            raws = read_alert_file(path, survey)
-        except DecodeError:
-            counts["unreadable_files"] += 1
-            yield Message(None, Path(path).read_bytes())
-            continue
-        for raw in raws:
-            raw = as_streamed(raw, survey)
-            counts["alerts"] += 1
+    for k in range(max(clone, 1)):
+        for raw, unreadable in _read_alerts(paths, survey, counts if k == 0 else None):
+            if raw is None:
+                if k == 0:
+                    yield Message(None, unreadable)
+                continue
             key = _key(raw, survey)
             if not clone:
                 yield Message(key, encode_packet(raw))
-            for k in range(clone):
-                rng = np.random.default_rng((seed, k, zlib.crc32(key or b"")))
-                copy = clone_record(raw, survey, k, rng)
-                yield Message(_key(copy, survey), encode_packet(copy))
+                continue
+            rng = np.random.default_rng((seed, k, zlib.crc32(key or b"")))
+            copy = clone_record(raw, survey, k, rng)
+            yield Message(_key(copy, survey), encode_packet(copy))
+
+
+def _read_alerts(paths: Iterable[str | Path], survey: str, counts: dict | None
+                 ) -> Iterator[tuple[RawAlert | None, bytes]]:
+    """(alert as streamed, b"") for every alert under ``paths``, and (None, the file's
+    bytes) for a file that cannot be read; ``counts`` is updated if given."""
+    tally = counts if counts is not None else {"files": 0, "alerts": 0, "unreadable_files": 0}
+    for path in iter_alert_paths(paths):
+        tally["files"] += 1
+        try:
+            raws = read_alert_file(path, survey)
+        except DecodeError:
+            tally["unreadable_files"] += 1
+            yield None, Path(path).read_bytes()
+            continue
+        for raw in raws:
+            tally["alerts"] += 1
+            yield as_streamed(raw, survey), b""
 
 
 def producer(settings: Settings) -> AIOKafkaProducer:

@@ -35,3 +35,17 @@ def test_an_unreadable_file_is_sent_as_it_is(tmp_path):
     assert [m.value for m in messages_from_paths([bad], "ztf", counts=counts)] == [
         bad.read_bytes()]
     assert counts == {"files": 1, "alerts": 0, "unreadable_files": 1}
+
+
+def test_clones_go_out_in_rounds_of_the_whole_sample(settings_data_dir):
+    folders = [settings_data_dir / "alerts" / "ztf" / name
+               for name in ("pittgoogle-ZTF21abiuvdk", "pittgoogle-labelled")]
+    originals = alerts(messages_from_paths(folders, "ztf"), "ztf")
+    counts: dict = {}
+    clones = alerts(messages_from_paths(folders, "ztf", clone=2, counts=counts), "ztf")
+    n = len(originals)
+    assert counts["alerts"] == n and len(clones) == 2 * n
+    shape = [(len(a.detections), len(a.nondetections)) for a in originals]
+    for round_ in (clones[:n], clones[n:]):  # each round is the sample in its own order
+        assert [(len(a.detections), len(a.nondetections)) for a in round_] == shape
+    assert not {a.object_id for a in clones[:n]} & {a.object_id for a in clones[n:]}
