@@ -56,3 +56,59 @@ asyncio.run(main())
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=120, check=True, env=env).stdout
     assert json.loads(out.strip().splitlines()[-1]) == [123456, 77]
+
+
+COMMIT_SCENARIOS = """
+import asyncio, json
+from faust.types import TP, Message
+from agents.app import app
+
+TP0 = TP("raw", 0)
+
+
+def message(offset):
+    return Message("raw", 0, offset, 0.0, 0, None, None, b"", None)
+
+
+async def main():
+    async def ignore(*args):
+        pass
+    consumer = app.transport.create_consumer(callback=ignore, on_partitions_revoked=ignore,
+                                             on_partitions_assigned=ignore)
+    answers = []
+
+    def scenario(committed, offsets, acked):
+        messages = [message(o) for o in offsets]
+        consumer._committed_offset[TP0] = committed
+        consumer._unacked_messages.clear()
+        consumer._unacked_messages.update(messages)
+        mark_acked(m for m in messages if m.offset in acked)
+        commit()
+        mark_acked(m for m in messages if not m.acked)
+        commit()
+
+    def commit():  # what Consumer.commit does with the answer
+        offset = consumer._new_offset(TP0)
+        answers.append(offset)
+        if offset is not None:
+            consumer._committed_offset[TP0] = offset
+
+    def mark_acked(messages):  # what Consumer.ack records for a subscribed topic
+        for m in messages:
+            m.acked = True
+            consumer._acked[TP0].append(m.offset)
+            consumer._acked_index[TP0].add(m.offset)
+
+    scenario(None, range(0, 10), range(5, 10))   # a fresh group, first batch still busy
+    scenario(100, range(100, 110), range(101, 110))  # busy message right at the commit
+    scenario(100, range(100, 110), [100, 101, 103])  # an ordinary gap in the acks
+    print(json.dumps(answers))
+
+asyncio.run(main())
+"""
+
+
+def test_the_apps_consumers_never_commit_past_a_message_still_in_flight():
+    out = subprocess.run([sys.executable, "-c", COMMIT_SCENARIOS], capture_output=True,
+                         text=True, timeout=120, check=True).stdout
+    assert json.loads(out.strip().splitlines()[-1]) == [None, 10, None, 110, 102, 110]
