@@ -7,11 +7,13 @@ Every stage's bench runs apart from the deployment (:func:`bench_settings`): its
 MariaDB database, Cassandra keyspace (emptied at the start of each run) and topics, so
 synthetic alerts never reach the deployment's workers, filters or light curves.
 
-Ingest stage: N clones of the shipped alerts of the configured survey are
-produced to a fresh raw topic (a backlog, or at ``--rate``), then a dedicated
-worker (its own consumer group and metrics port) ingests them.  Throughput
-comes from the worker's own counters; latency from the raw-topic timestamp to
-the ``ingested`` message timestamp; peak memory per process from psutil.
+Ingest stage: dedicated workers (``--workers``, default one; a consumer group of
+their own, a metrics port each) start and share out the partitions of a fresh raw
+topic; then N clones of the shipped alerts of the configured survey are produced
+to it, as fast as Kafka takes them (a backlog builds up within seconds) or at
+``--rate``.  Throughput comes from the workers' own counters, added up; latency
+from the raw-topic timestamp to the ``ingested`` message timestamp; CPU time and
+peak memory per process (the bench's own, which produces, as ``replay``) from psutil.
 """
 from __future__ import annotations
 
@@ -19,6 +21,8 @@ import asyncio
 import dataclasses
 import json
 import math
+import os
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -35,7 +39,8 @@ from solas.replay import Message, messages_from_paths, produce
 from solas.settings import Settings
 from solas.stores import cassandra
 from solas.topics import INGESTED, delete_topics, end_offsets, ensure_topics, read_topic, stage_topic
-from solas.workers import alerts_done, metric, read_metrics, start_worker, stop_worker
+from solas.workers import (WorkerProcess, alerts_done, metric, read_metrics, start_worker,
+                           stop_worker)
 
 BENCH_WORKER_ID = 3
 BENCH_TOPICS = "bench-"
@@ -43,6 +48,7 @@ BENCH_TOPICS = "bench-"
 BENCH_SUFFIX = "_bench"
 """Suffix of the bench's own MariaDB database and Cassandra keyspace."""
 STEP = "solas_stage_step_duration_seconds_sum"
+ASSIGNED = "solas_kafka_assigned_partitions"
 
 
 class Throughput(NamedTuple):
@@ -100,21 +106,51 @@ class MemoryWatch:
                 pass
 
 
-def progress_times(worker, n: int, timeout_s: float, stage: str = "ingest"
-                    ) -> list[tuple[float, float]]:
-    """(time, alerts done) samples until ``n`` alerts of ``stage`` are done."""
+def progress_times(workers: WorkerProcess | list[WorkerProcess], n: int, timeout_s: float,
+                   stage: str = "ingest") -> list[tuple[float, float]]:
+    """(time, alerts done) samples until the ``workers`` together have done ``n``
+    alerts of ``stage``."""
+    workers = workers if isinstance(workers, list) else [workers]
     samples, deadline = [], time.monotonic() + timeout_s
     with tqdm(total=n, unit="alert", desc=stage, mininterval=0.5) as bar:
         while time.monotonic() < deadline:
-            if worker.process.poll() is not None:
-                raise RuntimeError(f"bench worker exited; see {worker.log_path}")
-            done = alerts_done(worker.metrics_port, stage)
+            for worker in workers:
+                if worker.process.poll() is not None:
+                    raise RuntimeError(f"bench worker exited; see {worker.log_path}")
+            done = sum(alerts_done(worker.metrics_port, stage) for worker in workers)
             samples.append((time.monotonic(), done))
             bar.update(int(done) - bar.n)
             if done >= n:
                 return samples
             time.sleep(1.0)  # each /metrics scrape costs the worker CPU
     raise TimeoutError(f"only {samples[-1][1]} of {n} alerts in {timeout_s} s")
+
+
+def wait_for_assignment(workers: list[WorkerProcess], topic: str, partitions: int,
+                        timeout_s: float) -> None:
+    """Wait until the ``workers`` (one consumer group) have shared out every partition of
+    ``topic``, each owning some: a worker that joins later would stop the group for a
+    rebalance in the middle of the measurement."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        owned = []
+        for worker in workers:
+            if worker.process.poll() is not None:
+                raise RuntimeError(f"bench worker exited; see {worker.log_path}")
+            owned.append(_assigned(worker.metrics_port, topic))
+        if sum(owned) == partitions and min(owned) > 0:
+            return
+        time.sleep(0.5)
+    raise TimeoutError(f"the {len(workers)} workers did not share the {partitions} "
+                       f"partitions of {topic} in {timeout_s} s")
+
+
+def _assigned(port: int, topic: str) -> float:
+    try:
+        values = read_metrics(port, names=(ASSIGNED,))
+    except OSError:  # not serving yet
+        return 0.0
+    return metric(values, ASSIGNED, topic=topic)
 
 
 def throughput(samples: list[tuple[float, float]], n: int) -> Throughput:
@@ -158,9 +194,28 @@ def empty_bench_keyspace(s: Settings) -> None:
     cluster, session = cassandra.connect(s)
     try:
         session.execute(f"DROP KEYSPACE IF EXISTS {s.cassandra_keyspace}", timeout=300)
+        freed = remove_dropped_snapshots(stack.service(s, "cassandra").tables_dir,
+                                         s.cassandra_keyspace)
+        if freed:
+            print(f"removed the snapshots Cassandra made of the dropped keyspace "
+                  f"({freed / 2**30:.1f} GiB)")
         cassandra.init_schema(session, s)
     finally:
         cluster.shutdown()
+
+
+def remove_dropped_snapshots(data_dir: Path, keyspace: str) -> int:
+    """Delete the snapshots Cassandra took of ``keyspace``'s tables when it was dropped
+    (``<data_dir>/<keyspace>/<table>/snapshots/dropped-*``); returns the bytes freed.
+
+    Cassandra keeps them for a day (``auto_snapshot_ttl``), and each bench run drops its
+    keyspace: at 1-4 GB a run, a day of benches filled this machine's disk.  Nothing
+    is done when the node's data is not on this machine (``data_dir`` missing)."""
+    freed = 0
+    for snapshot in sorted((data_dir / keyspace).glob("*/snapshots/dropped-*")):
+        freed += sum(f.stat().st_size for f in snapshot.rglob("*") if f.is_file())
+        shutil.rmtree(snapshot)
+    return freed
 
 
 def service_pids(settings: Settings) -> dict[str, int]:
@@ -177,9 +232,13 @@ def delete_earlier_topics(settings: Settings) -> None:
 
 
 def bench_ingest(settings: Settings, n: int, rate: float | None,
-                 source: list[Path] | None = None) -> dict:
+                 source: list[Path] | None = None, workers: int = 1) -> dict:
     """Run the ingest benchmark on clones of the alerts under ``source`` (default: all
-    shipped alerts of the survey); returns the results dictionary."""
+    shipped alerts of the survey) with ``workers`` ingest worker processes (one
+    consumer group: they share the raw topic's partitions); returns the results."""
+    if not 1 <= workers <= settings.topic_partitions:
+        raise ValueError(f"--workers must be 1 to {settings.topic_partitions} (the raw "
+                         f"topic's partitions), not {workers}")
     s = bench_settings(settings)
     source = source or [s.data_dir / "alerts" / s.survey]
     delete_earlier_topics(s)
@@ -191,54 +250,87 @@ def bench_ingest(settings: Settings, n: int, rate: float | None,
     ingested = stage_topic(s, INGESTED)
     asyncio.run(ensure_topics(s, [s.raw_topic, ingested]))
     start_offsets = asyncio.run(end_offsets(s, ingested))
-    produce_s = None
-    if rate is None:
-        sent, produce_s = asyncio.run(produce(s, messages, s.raw_topic, total=n))
-    worker = start_worker(s, ["ingest"], BENCH_WORKER_ID)
-    pids = {**service_pids(s), "worker": worker.process.pid}
+    started = [start_worker(s, ["ingest"], BENCH_WORKER_ID + i) for i in range(workers)]
+    pids = {**service_pids(s), "replay": os.getpid(),
+            **{_worker_name(i, workers): w.process.pid for i, w in enumerate(started)}}
     try:
+        wait_for_assignment(started, s.raw_topic, s.topic_partitions, 300)
         with MemoryWatch(pids) as memory:
-            producer = None
-            if rate is not None:
-                producer = threading.Thread(target=lambda: asyncio.run(
-                    produce(s, messages, s.raw_topic, rate=rate, total=n, progress=False)))
-                producer.start()
-            samples = progress_times(worker, n, 1800)
-            if producer:
-                producer.join()
-            steps = read_metrics(worker.metrics_port)
+            producer = Producer(s, messages, rate)
+            samples = progress_times(started, n, 1800)
+            produce_s = producer.join()
+            steps = [read_metrics(worker.metrics_port) for worker in started]
     finally:
-        stop_worker(worker)
+        for worker in started:
+            stop_worker(worker)
     rates = throughput(samples, n)
     lat = asyncio.run(_latencies(s, start_offsets))
-    step_s = {step: metric(steps, STEP, stage="ingest", step=step)
+    step_s = {step: sum(metric(m, STEP, stage="ingest", step=step) for m in steps)
               for step in ("decode", "cassandra", "produce")}
     return {
         "stage": "ingest", "alerts": n, "survey": s.survey, "keyspace": s.cassandra_keyspace,
         "source": [str(p) for p in source],
         "mode": "backlog" if rate is None else f"replay at {rate}/s",
+        "workers": workers,
         "sustained_alerts_per_s": round(rates.steady, 1),
         "overall_alerts_per_s": round(rates.overall, 1),
         "seconds": round(rates.seconds, 2),
         "latency_s": {p: round(float(np.percentile(lat, q)), 3) if len(lat) else None
                       for p, q in (("p50", 50), ("p95", 95), ("p99", 99))},
         "worker_step_seconds": {k: round(v, 2) for k, v in step_s.items()},
-        "cassandra_rows_written": {table: int(v) for (name, labels), v in steps.items()
-                                   if name == "solas_cassandra_written_rows_total"
-                                   for _, table in labels},
-        "cassandra_rows_skipped": int(metric(steps, "solas_cassandra_skipped_rows_total")),
+        "cassandra_rows_written": _rows_written(steps),
+        "cassandra_rows_skipped": int(sum(metric(m, "solas_cassandra_skipped_rows_total")
+                                          for m in steps)),
         "cpu_seconds": {k: round(v, 1) for k, v in memory.cpu_s.items()},
         "peak_rss_mb": {k: round(v, 1) for k, v in memory.peak.items()},
         "clone_encode_alerts_per_s": round(clone_rate, 1),
-        "produce_alerts_per_s": round(n / produce_s, 1) if produce_s else None,
+        "produce_alerts_per_s": round(n / produce_s, 1),
         "date": time.strftime("%Y-%m-%d"),
     }
 
 
+class Producer:
+    """Sends the bench's messages to its raw topic from a thread, at ``rate`` alerts/s or
+    as fast as the broker takes them (None); :meth:`join` gives the seconds taken."""
+
+    def __init__(self, settings: Settings, messages: list[Message], rate: float | None):
+        self.seconds = float("nan")
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(settings, messages, rate))
+        self._thread.start()
+
+    def _run(self, settings: Settings, messages: list[Message], rate: float | None) -> None:
+        try:
+            _, self.seconds = asyncio.run(produce(settings, messages, settings.raw_topic,
+                                                 rate=rate, total=len(messages),
+                                                 progress=False))
+        except BaseException as exc:  # re-raised in the bench's thread by join()
+            self.error = exc
+
+    def join(self) -> float:
+        self._thread.join()
+        if self.error is not None:
+            raise self.error
+        return self.seconds
+
+
+def _worker_name(index: int, workers: int) -> str:
+    return "worker" if workers == 1 else f"worker-{index + 1}"
+
+
+def _rows_written(steps: list[dict]) -> dict[str, int]:
+    """Cassandra rows written per table, summed over the workers' metrics."""
+    rows: dict[str, int] = {}
+    for values in steps:
+        for (name, labels), v in values.items():
+            if name == "solas_cassandra_written_rows_total":
+                for _, table in labels:
+                    rows[table] = rows.get(table, 0) + int(v)
+    return rows
+
+
 def bench_sherlock(settings: Settings, n: int) -> dict:
     """The classifier on one core against every shipped catalogue (no services)."""
-    import os
-
     from catalogs.bench import bench_classifier
 
     os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core, as the goal says
@@ -255,10 +347,10 @@ def bench_sherlock(settings: Settings, n: int) -> dict:
 
 
 def run_bench(settings: Settings, stage: str, n: int, rate: float | None,
-              json_path: str | None, source: list[str] | None = None) -> int:
+              json_path: str | None, source: list[str] | None = None, workers: int = 1) -> int:
     """Entry point of ``solas bench``; prints and optionally writes JSON."""
     if stage == "ingest":
-        result = bench_ingest(settings, n, rate, [Path(p) for p in source or ()])
+        result = bench_ingest(settings, n, rate, [Path(p) for p in source or ()], workers)
     elif stage == "sherlock":
         result = bench_sherlock(settings, n)
     elif stage == "filter":

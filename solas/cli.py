@@ -88,7 +88,7 @@ def _bench(args) -> int:
     from solas.bench import run_bench
 
     return run_bench(get_settings(), args.stage, args.alerts, args.rate, args.json,
-                     args.source)
+                     args.source, args.workers)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -158,6 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "and the plots beside it as .png)")
     bn.add_argument("--source", nargs="+",
                     help="alert files or folders to clone (default: all shipped alerts)")
+    bn.add_argument("--workers", type=int, default=1,
+                    help="ingest worker processes sharing the raw topic (--stage ingest)")
     bn.set_defaults(func=_bench)
     return parser
 

@@ -53,6 +53,9 @@ PIPELINE_LATENCY = Histogram("solas_pipeline_latency_seconds",
 CONSUMER_LAG = Gauge("solas_kafka_consumer_lag_messages",
                      "Messages of a topic partition owned by this worker not yet processed",
                      ["topic", "partition"])
+ASSIGNED_PARTITIONS = Gauge("solas_kafka_assigned_partitions",
+                            "Partitions of an input topic assigned to this worker",
+                            ["topic"])
 MARIADB_WRITE_DURATION = Histogram("solas_mariadb_write_duration_seconds",
                                    "Time to write one batch to MariaDB", ["table"],
                                    buckets=DURATIONS)

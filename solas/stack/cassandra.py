@@ -63,6 +63,11 @@ class CassandraService(JvmService):
                 "storage": self.settings.cassandra_storage_port}
 
     @property
+    def tables_dir(self) -> Path:
+        """The node's ``data_file_directories``: ``<keyspace>/<table>-<id>/`` below."""
+        return self.data_dir / "data"
+
+    @property
     def yaml_file(self) -> Path:
         """Generated ``cassandra.yaml``."""
         return self.conf_dir / "cassandra.yaml"
@@ -86,7 +91,7 @@ class CassandraService(JvmService):
             "start_native_transport": True,
             "endpoint_snitch": "SimpleSnitch",
             "storage_compatibility_mode": "NONE",
-            "data_file_directories": [str(data / "data")],
+            "data_file_directories": [str(self.tables_dir)],
             "commitlog_directory": str(data / "commitlog"),
             "saved_caches_directory": str(data / "saved_caches"),
             "hints_directory": str(data / "hints"),
@@ -99,7 +104,8 @@ class CassandraService(JvmService):
             "memtable_heap_space": "512MiB",
             "memtable_offheap_space": "2048MiB",
             # Dropping or truncating a table snapshots it first (the bench drops its own
-            # keyspace on every run): such snapshots are deleted after a day, not kept forever.
+            # keyspace on every run, and removes that snapshot itself): such snapshots are
+            # deleted after a day, not kept forever.
             "auto_snapshot": True,
             "auto_snapshot_ttl": "1d",
             # One object's light curve (up to ~2,000 Rubin points) is one unlogged batch.

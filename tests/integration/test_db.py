@@ -10,6 +10,7 @@ import pytest
 from solas.bench import bench_settings, empty_bench_keyspace
 from solas.schema.columns import cql_create, cql_insert
 from solas.schema.tables import lightcurve_tables
+from solas.stack import service
 from solas.stores import cassandra
 from solas.surveys import normalise, read_alert_file
 from web.lightcurves import CassandraReader
@@ -64,6 +65,8 @@ def test_the_bench_empties_its_own_keyspace_and_leaves_the_deployments_alone(sta
         empty_bench_keyspace(bench)  # the next run starts on empty tables
         assert _count(session, bench.cassandra_keyspace) == 0
         assert _count(session, deployment.cassandra_keyspace) == 1
+        tables = service(bench, "cassandra").tables_dir / bench.cassandra_keyspace
+        assert tables.is_dir() and not list(tables.glob("*/snapshots/dropped-*"))
     finally:
         for keyspace in (deployment.cassandra_keyspace, bench.cassandra_keyspace):
             session.execute(f"DROP KEYSPACE IF EXISTS {keyspace}", timeout=120)

@@ -112,3 +112,35 @@ def test_the_apps_consumers_never_commit_past_a_message_still_in_flight():
     out = subprocess.run([sys.executable, "-c", COMMIT_SCENARIOS], capture_output=True,
                          text=True, timeout=120, check=True).stdout
     assert json.loads(out.strip().splitlines()[-1]) == [None, 10, None, 110, 102, 110]
+
+
+ASSIGNMENT = """
+import asyncio, json
+from faust.types import TP
+from prometheus_client import REGISTRY
+from agents.lag import count_assigned, count_revoked
+
+
+def owned():
+    return {s.labels["topic"]: s.value for m in REGISTRY.collect()
+            if m.name == "solas_kafka_assigned_partitions" for s in m.samples}
+
+
+async def main():
+    await count_assigned(None, {TP("raw", 0), TP("raw", 2), TP("ingested", 1),
+                                TP("app-table-changelog", 0), TP("app-__assignor-__leader", 0)})
+    first = owned()
+    await count_assigned(None, {TP("raw", 1)})
+    second = owned()
+    await count_revoked(None, {TP("raw", 1)})
+    print(json.dumps([first, second, owned()]))
+
+asyncio.run(main())
+"""
+
+
+def test_a_worker_reports_the_input_partitions_it_owns_per_topic():
+    out = subprocess.run([sys.executable, "-c", ASSIGNMENT], capture_output=True, text=True,
+                         timeout=120, check=True).stdout
+    assert json.loads(out.strip().splitlines()[-1]) == [{"raw": 2, "ingested": 1},
+                                                        {"raw": 1}, {}]

@@ -1,7 +1,8 @@
 """The bench runs apart from the deployment it measures."""
 import pytest
 
-from solas.bench import bench_settings, empty_bench_keyspace
+from solas.bench import (_rows_written, bench_ingest, bench_settings, empty_bench_keyspace,
+                         remove_dropped_snapshots)
 from solas.settings import load_settings
 from solas.topics import INGESTED, stage_topic
 
@@ -24,3 +25,36 @@ def test_bench_settings_move_every_store_and_topic_away_from_the_deployment(depl
 def test_only_a_bench_keyspace_is_ever_dropped(deployment):
     with pytest.raises(ValueError, match="not a bench keyspace"):
         empty_bench_keyspace(deployment)  # refused before any connection is made
+
+
+@pytest.mark.parametrize("workers", [0, 5])
+def test_ingest_workers_are_refused_beyond_the_raw_topics_partitions(deployment, workers):
+    with pytest.raises(ValueError, match=f"--workers must be 1 to 4 .* not {workers}"):
+        bench_ingest(deployment, 100, None, workers=workers)  # before any connection
+
+
+def test_rows_written_add_up_over_the_workers():
+    written = "solas_cassandra_written_rows_total"
+    first = {(written, (("table", "candidates"),)): 10.0, ("other", ()): 3.0}
+    second = {(written, (("table", "candidates"),)): 5.0,
+              (written, (("table", "cutouts"),)): 6.0}
+    assert _rows_written([first, second]) == {"candidates": 15, "cutouts": 6}
+
+
+def test_only_the_dropped_bench_keyspaces_snapshots_are_removed(tmp_path):
+    def file(path: str, size: int) -> None:
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_bytes(b"x" * size)
+
+    file("ks_bench/cutouts-1/snapshots/dropped-17-cutouts/nb-1-big-Data.db", 300)
+    file("ks_bench/cutouts-1/snapshots/dropped-17-cutouts/manifest.json", 20)
+    file("ks_bench/candidates-1/snapshots/dropped-17-candidates/nb-1-big-Data.db", 100)
+    file("ks_bench/candidates-2/snapshots/backup-before-upgrade/nb-1-big-Data.db", 50)
+    file("ks_bench/candidates-2/nb-2-big-Data.db", 70)
+    file("ks/cutouts-3/snapshots/dropped-9-cutouts/nb-1-big-Data.db", 40)
+    assert remove_dropped_snapshots(tmp_path, "ks_bench") == 420
+    left = sorted(str(f.relative_to(tmp_path)) for f in tmp_path.rglob("*.db"))
+    assert left == ["ks/cutouts-3/snapshots/dropped-9-cutouts/nb-1-big-Data.db",
+                    "ks_bench/candidates-2/nb-2-big-Data.db",
+                    "ks_bench/candidates-2/snapshots/backup-before-upgrade/nb-1-big-Data.db"]
+    assert remove_dropped_snapshots(tmp_path / "elsewhere", "ks_bench") == 0
