@@ -11,7 +11,10 @@ Ingest stage: dedicated workers (``--workers``, default one; a consumer group of
 their own, a metrics port each) start and share out the partitions of a fresh raw
 topic; then N clones of the shipped alerts of the configured survey are produced
 to it, as fast as Kafka takes them (a backlog builds up within seconds) or at
-``--rate``.  Throughput comes from the workers' own counters, added up; latency
+``--rate``.  With ``--preload`` the whole backlog is produced first, so the load
+generator and the broker's intake are outside the measurement: the workers start
+on the full topic, and the measurement begins once they have shared out its
+partitions.  Throughput comes from the workers' own counters, added up; latency
 from the raw-topic timestamp to the ``ingested`` message timestamp; CPU time and
 peak memory per process (the bench's own, which produces, as ``replay``) from psutil.
 """
@@ -127,10 +130,11 @@ def progress_times(workers: WorkerProcess | list[WorkerProcess], n: int, timeout
 
 
 def wait_for_assignment(workers: list[WorkerProcess], topic: str, partitions: int,
-                        timeout_s: float) -> None:
+                        timeout_s: float, first: bool = False) -> None:
     """Wait until the ``workers`` (one consumer group) have shared out every partition of
     ``topic``, each owning some: a worker that joins later would stop the group for a
-    rebalance in the middle of the measurement."""
+    rebalance in the middle of the measurement.  ``first``: only until some worker owns
+    a partition (it is consuming)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         owned = []
@@ -138,9 +142,9 @@ def wait_for_assignment(workers: list[WorkerProcess], topic: str, partitions: in
             if worker.process.poll() is not None:
                 raise RuntimeError(f"bench worker exited; see {worker.log_path}")
             owned.append(_assigned(worker.metrics_port, topic))
-        if sum(owned) == partitions and min(owned) > 0:
+        if sum(owned) > 0 if first else sum(owned) == partitions and min(owned) > 0:
             return
-        time.sleep(0.5)
+        time.sleep(0.2)
     raise TimeoutError(f"the {len(workers)} workers did not share the {partitions} "
                        f"partitions of {topic} in {timeout_s} s")
 
@@ -154,14 +158,19 @@ def _assigned(port: int, topic: str) -> float:
 
 
 def throughput(samples: list[tuple[float, float]], n: int) -> Throughput:
-    """Overall and steady-state rates from progress samples."""
+    """Overall and steady-state rates from ``(time, alerts done)`` progress samples of a
+    run of ``n`` alerts.  Overall: from the first sample with alerts done (counted from
+    0, or from that sample's count when the samples start mid-run).  Steady: between the
+    first samples at or past 5% (or the first sample) and 95% of ``n``."""
     t = np.array([s[0] for s in samples])
     done = np.array([s[1] for s in samples])
-    first = t[np.argmax(done > 0)]
-    seconds = t[-1] - first
-    lo, hi = t[np.argmax(done >= 0.05 * n)], t[np.argmax(done >= 0.95 * n)]
-    steady = 0.9 * n / (hi - lo) if hi > lo else float("nan")
-    return Throughput(n / seconds if seconds > 0 else float("nan"), steady, seconds)
+    first = int(np.argmax(done > 0))
+    base = done[0] if first == 0 else 0
+    seconds = t[-1] - t[first]
+    lo, hi = int(np.argmax(done >= max(0.05 * n, done[0]))), int(np.argmax(done >= 0.95 * n))
+    steady = (done[hi] - done[lo]) / (t[hi] - t[lo]) if t[hi] > t[lo] else float("nan")
+    overall = (done[-1] - base) / seconds if seconds > 0 else float("nan")
+    return Throughput(overall, steady, seconds)
 
 
 async def _latencies(settings: Settings, start: dict[TopicPartition, int]) -> np.ndarray:
@@ -232,13 +241,17 @@ def delete_earlier_topics(settings: Settings) -> None:
 
 
 def bench_ingest(settings: Settings, n: int, rate: float | None,
-                 source: list[Path] | None = None, workers: int = 1) -> dict:
+                 source: list[Path] | None = None, workers: int = 1,
+                 preload: bool = False) -> dict:
     """Run the ingest benchmark on clones of the alerts under ``source`` (default: all
     shipped alerts of the survey) with ``workers`` ingest worker processes (one
-    consumer group: they share the raw topic's partitions); returns the results."""
+    consumer group: they share the raw topic's partitions); returns the results.
+    ``preload``: produce every alert before the workers start (see the module doc)."""
     if not 1 <= workers <= settings.topic_partitions:
         raise ValueError(f"--workers must be 1 to {settings.topic_partitions} (the raw "
                          f"topic's partitions), not {workers}")
+    if preload and rate is not None:
+        raise ValueError("--preload produces the whole backlog first: it takes no --rate")
     s = bench_settings(settings)
     source = source or [s.data_dir / "alerts" / s.survey]
     delete_earlier_topics(s)
@@ -250,15 +263,22 @@ def bench_ingest(settings: Settings, n: int, rate: float | None,
     ingested = stage_topic(s, INGESTED)
     asyncio.run(ensure_topics(s, [s.raw_topic, ingested]))
     start_offsets = asyncio.run(end_offsets(s, ingested))
+    if preload:
+        print(f"producing all {n} alerts to {s.raw_topic} before the workers start ...")
+        _, produce_s = asyncio.run(produce(s, messages, s.raw_topic, total=n))
     started = [start_worker(s, ["ingest"], BENCH_WORKER_ID + i) for i in range(workers)]
-    pids = {**service_pids(s), "replay": os.getpid(),
+    pids = {**service_pids(s), **({} if preload else {"replay": os.getpid()}),
             **{_worker_name(i, workers): w.process.pid for i, w in enumerate(started)}}
     try:
-        wait_for_assignment(started, s.raw_topic, s.topic_partitions, 300)
+        wait_for_assignment(started, s.raw_topic, s.topic_partitions, 300, first=preload)
         with MemoryWatch(pids) as memory:
-            producer = Producer(s, messages, rate)
+            if preload:  # consuming has begun; measure once every worker has its share
+                wait_for_assignment(started, s.raw_topic, s.topic_partitions, 300)
+            else:
+                producer = Producer(s, messages, rate)
             samples = progress_times(started, n, 1800)
-            produce_s = producer.join()
+            if not preload:
+                produce_s = producer.join()
             steps = [read_metrics(worker.metrics_port) for worker in started]
     finally:
         for worker in started:
@@ -270,7 +290,8 @@ def bench_ingest(settings: Settings, n: int, rate: float | None,
     return {
         "stage": "ingest", "alerts": n, "survey": s.survey, "keyspace": s.cassandra_keyspace,
         "source": [str(p) for p in source],
-        "mode": "backlog" if rate is None else f"replay at {rate}/s",
+        "mode": ("preloaded backlog" if preload else "backlog" if rate is None
+                 else f"replay at {rate}/s"),
         "workers": workers,
         "sustained_alerts_per_s": round(rates.steady, 1),
         "overall_alerts_per_s": round(rates.overall, 1),
@@ -347,10 +368,14 @@ def bench_sherlock(settings: Settings, n: int) -> dict:
 
 
 def run_bench(settings: Settings, stage: str, n: int, rate: float | None,
-              json_path: str | None, source: list[str] | None = None, workers: int = 1) -> int:
+              json_path: str | None, source: list[str] | None = None, workers: int = 1,
+              preload: bool = False) -> int:
     """Entry point of ``solas bench``; prints and optionally writes JSON."""
+    if preload and stage != "ingest":
+        raise SystemExit("--preload is for --stage ingest")
     if stage == "ingest":
-        result = bench_ingest(settings, n, rate, [Path(p) for p in source or ()], workers)
+        result = bench_ingest(settings, n, rate, [Path(p) for p in source or ()], workers,
+                              preload)
     elif stage == "sherlock":
         result = bench_sherlock(settings, n)
     elif stage == "filter":

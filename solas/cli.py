@@ -88,7 +88,7 @@ def _bench(args) -> int:
     from solas.bench import run_bench
 
     return run_bench(get_settings(), args.stage, args.alerts, args.rate, args.json,
-                     args.source, args.workers)
+                     args.source, args.workers, args.preload)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -160,6 +160,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="alert files or folders to clone (default: all shipped alerts)")
     bn.add_argument("--workers", type=int, default=1,
                     help="ingest worker processes sharing the raw topic (--stage ingest)")
+    bn.add_argument("--preload", action="store_true",
+                    help="produce every alert before the workers start, and measure once they "
+                    "share the raw topic (--stage ingest)")
     bn.set_defaults(func=_bench)
     return parser
 

@@ -2,7 +2,7 @@
 import pytest
 
 from solas.bench import (_rows_written, bench_ingest, bench_settings, empty_bench_keyspace,
-                         remove_dropped_snapshots)
+                         remove_dropped_snapshots, throughput)
 from solas.settings import load_settings
 from solas.topics import INGESTED, stage_topic
 
@@ -31,6 +31,29 @@ def test_only_a_bench_keyspace_is_ever_dropped(deployment):
 def test_ingest_workers_are_refused_beyond_the_raw_topics_partitions(deployment, workers):
     with pytest.raises(ValueError, match=f"--workers must be 1 to 4 .* not {workers}"):
         bench_ingest(deployment, 100, None, workers=workers)  # before any connection
+
+
+def test_a_preloaded_backlog_takes_no_rate(deployment):
+    with pytest.raises(ValueError, match="--preload .* no --rate"):
+        bench_ingest(deployment, 100, 333.0, preload=True)  # before any connection
+
+
+def test_throughput_of_a_run_sampled_from_its_start():
+    # idle for 2 s, then 100 alerts/s; samples once a second
+    samples = [(float(t), max(0, 100 * (t - 1))) for t in range(12)]
+    rates = throughput(samples, 1000)
+    assert rates.steady == pytest.approx(100.0)
+    assert rates.seconds == pytest.approx(9.0)  # from the first sample with alerts done
+    assert rates.overall == pytest.approx(1000 / 9)
+
+
+def test_throughput_of_a_run_sampled_from_its_middle():
+    # a preloaded backlog: 400 alerts were done (by one worker, fast) before sampling began
+    samples = [(10.0 + t, 400 + 100 * t) for t in range(7)]
+    rates = throughput(samples, 1000)
+    assert rates.steady == pytest.approx(100.0)  # the 400 done before do not count
+    assert rates.overall == pytest.approx(100.0)
+    assert rates.seconds == pytest.approx(6.0)
 
 
 def test_rows_written_add_up_over_the_workers():
