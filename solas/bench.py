@@ -142,7 +142,8 @@ def wait_for_assignment(workers: list[WorkerProcess], topic: str, partitions: in
             if worker.process.poll() is not None:
                 raise RuntimeError(f"bench worker exited; see {worker.log_path}")
             owned.append(_assigned(worker.metrics_port, topic))
-        if sum(owned) > 0 if first else sum(owned) == partitions and min(owned) > 0:
+        shared = sum(owned) == partitions and min(owned) > 0
+        if (sum(owned) > 0) if first else shared:
             return
         time.sleep(0.2)
     raise TimeoutError(f"the {len(workers)} workers did not share the {partitions} "
@@ -371,8 +372,8 @@ def run_bench(settings: Settings, stage: str, n: int, rate: float | None,
               json_path: str | None, source: list[str] | None = None, workers: int = 1,
               preload: bool = False) -> int:
     """Entry point of ``solas bench``; prints and optionally writes JSON."""
-    if preload and stage != "ingest":
-        raise SystemExit("--preload is for --stage ingest")
+    if (preload or workers != 1) and stage != "ingest":
+        raise SystemExit("--workers and --preload are for --stage ingest")
     if stage == "ingest":
         result = bench_ingest(settings, n, rate, [Path(p) for p in source or ()], workers,
                               preload)

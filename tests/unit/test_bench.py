@@ -1,10 +1,18 @@
 """The bench runs apart from the deployment it measures."""
+import subprocess
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
 import pytest
+from prometheus_client import CollectorRegistry, Gauge, start_http_server
 
 from solas.bench import (_rows_written, bench_ingest, bench_settings, empty_bench_keyspace,
-                         remove_dropped_snapshots, throughput)
+                         remove_dropped_snapshots, run_bench, throughput, wait_for_assignment)
 from solas.settings import load_settings
 from solas.topics import INGESTED, stage_topic
+from solas.workers import WorkerProcess
+from tests.unit.test_workers import free_port
 
 
 @pytest.fixture
@@ -81,3 +89,40 @@ def test_only_the_dropped_bench_keyspaces_snapshots_are_removed(tmp_path):
                     "ks_bench/candidates-2/nb-2-big-Data.db",
                     "ks_bench/candidates-2/snapshots/backup-before-upgrade/nb-1-big-Data.db"]
     assert remove_dropped_snapshots(tmp_path / "elsewhere", "ks_bench") == 0
+
+
+@contextmanager
+def worker_owning(partitions: int):
+    """A live process beside a real /metrics endpoint that reports owning ``partitions``
+    of topic ``raw``, as an ingest worker does."""
+    registry = CollectorRegistry()
+    Gauge("solas_kafka_assigned_partitions", "owned", ["topic"],
+          registry=registry).labels("raw").set(partitions)
+    port = free_port()
+    server, thread = start_http_server(port, addr="127.0.0.1", registry=registry)
+    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        yield WorkerProcess(process, Path("worker.log"), port)
+    finally:
+        process.kill()
+        process.wait()
+        server.shutdown()
+        thread.join()
+
+
+def test_the_bench_waits_until_every_worker_owns_part_of_the_raw_topic():
+    with worker_owning(4) as alone, worker_owning(2) as first, worker_owning(0) as idle:
+        wait_for_assignment([alone], "raw", 4, 5)
+        wait_for_assignment([first, idle], "raw", 4, 5, first=True)  # one is consuming
+        with pytest.raises(TimeoutError, match="did not share the 4 partitions of raw"):
+            wait_for_assignment([first, idle], "raw", 4, 0.5)
+        idle.process.kill()
+        idle.process.wait()
+        with pytest.raises(RuntimeError, match="bench worker exited"):
+            wait_for_assignment([first, idle], "raw", 4, 5)
+
+
+@pytest.mark.parametrize("flags", [{"workers": 2}, {"preload": True}])
+def test_ingest_only_flags_are_refused_for_other_stages(deployment, flags):
+    with pytest.raises(SystemExit, match="--workers and --preload are for --stage ingest"):
+        run_bench(deployment, "filter", 100, None, None, **flags)
