@@ -9,7 +9,12 @@ PYTEST_ARGS ?=
 
 .PHONY: install demo test unit integration down clean
 
-$(VENV)/.installed: pyproject.toml
+# The C Avro decoder is compiled by pip: a C compiler and Python's headers come first.
+HAVE_BUILD_TOOLS := command -v cc >/dev/null && $(PYTHON) -c "import os, sysconfig, sys; \
+	sys.exit(not os.path.exists(sysconfig.get_path('include') + '/Python.h'))"
+
+$(VENV)/.installed: pyproject.toml setup.py solas/surveys/_avro_reader.c
+	$(HAVE_BUILD_TOOLS) || { apt-get update && apt-get install -y gcc python3-dev; }
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
 	$(VENV)/bin/pip install --quiet -e '.[test]'

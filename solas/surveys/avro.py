@@ -154,7 +154,7 @@ class WriterSchema:
         """Decode one record from ``buf`` at ``pos``: returns (record, end position).
 
         The first record is read by fastavro; from the second on, by a reader compiled
-        for this schema (~20 ms once), so one-off schemas (e.g. corrupt headers) cost
+        for this schema (once), so one-off schemas (e.g. corrupt headers) cost
         no compilation.
         """
         reader = self._reader

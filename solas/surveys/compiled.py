@@ -1,19 +1,23 @@
-"""Schema-specialised Avro record readers (a faster path than interpreting the schema).
+"""Schema-specialised Avro readers and writers (faster than interpreting the schema).
 
 fastavro's schemaless reader interprets the schema for every value (~0.3 us per
 nullable field), which caps a ZTF alert (~1,300 nullable fields) at ~2,000 decodes/s.
-:func:`compile_reader` turns one parsed writer schema into Python functions specialised
-for it, once per schema (~20 ms). Runs of consecutive fixed-size fields (float, double,
-boolean, nullable or not) are read with ONE ``struct.unpack_from`` call: the layout of a
-run depends on which of its values are null, and rows of one light curve mostly share
-that null pattern, so the two patterns seen last are tried first (each verified by its
-union tag bytes) and only a miss reads the run field by field (and learns the pattern).
-Varints of one or two bytes are decoded inline.
 
-Output is identical to ``fastavro.schemaless_reader`` with the same schema (the tests
-compare both on every sample alert). The generated source holds only identifiers and
+Readers: :func:`reader_program` flattens one parsed writer schema into a tuple of nodes,
+once per schema, and :func:`compile_reader` hands it to the C decoder
+``solas.surveys._avro_reader`` (built with the package), which walks the nodes over the
+bytes and builds the Python values directly, bounds-checking every read.  Data that ends
+early raises ``IndexError``; data that cannot be the schema's encoding raises
+``ValueError``.
+
+Writers: :func:`compile_writer` generates Python source specialised for the schema.
+Runs of consecutive fixed-size fields (float, double, boolean, nullable or not) are
+packed with ONE ``struct.pack`` call.  The generated source holds only identifiers and
 integer literals made here: names, symbols and struct formats from the (untrusted)
 schema live in the functions' namespace, never in the code text.
+
+Output is identical to fastavro's with the same schema (the tests compare both on every
+sample alert).
 """
 from __future__ import annotations
 
@@ -22,6 +26,8 @@ import operator
 import struct
 from typing import Any, Callable
 
+from solas.surveys._avro_reader import Reader as _CReader
+
 log = logging.getLogger(__name__)
 
 Reader = Callable[[bytes, int], "tuple[Any, int]"]
@@ -29,43 +35,20 @@ Reader = Callable[[bytes, int], "tuple[Any, int]"]
 _FIXED = {"float": "f", "double": "d", "boolean": "?"}
 _MIN_RUN = 3
 _MAX_RUN = 64
-_MAX_ZERO_SIZE_ITEMS = 1 << 20
-
-
-class _Corrupt(ValueError):
-    """Raised by generated code for bytes that cannot be the writer schema's encoding."""
-
-
-def read_long(buf: bytes, p: int) -> tuple[int, int]:
-    """Zig-zag varint at ``p`` -> (value, next position)."""
-    n = 0
-    shift = 0
-    for b in buf[p:p + 10]:
-        n |= (b & 0x7F) << shift
-        if b < 128:
-            return (n >> 1) ^ -(n & 1), p + shift // 7 + 1
-        shift += 7
-    if p + 10 <= len(buf):
-        raise _Corrupt("varint longer than 10 bytes")
-    raise IndexError("varint beyond end of data")
-
-
-def _corrupt(what: str):
-    raise _Corrupt(what)
-
-
-def _truncated(what: str):
-    raise IndexError(what)
+#: Node kinds of a reader program, in the order of ``_avro_reader.c``'s enum.
+_KINDS = {name: i for i, name in enumerate((
+    "null", "boolean", "int", "long", "float", "double", "bytes", "string",
+    "record", "enum", "array", "map", "union", "fixed"))}
+_PRIMITIVES = ("null", "boolean", "int", "long", "float", "double", "bytes", "string")
 
 
 class _Gen:
-    """Source builder for one schema."""
+    """What the reader program and the writer source builder share: named types resolved,
+    and the namespace of generated code."""
 
     def __init__(self, named: dict[str, Any]):
         self.named = named
-        self.ns: dict[str, Any] = {"_rl": read_long, "_corrupt": _corrupt, "_N1": (None,),
-                                   "_trunc": _truncated, "_ud": struct.Struct("<d").unpack_from,
-                                   "_uf": struct.Struct("<f").unpack_from}
+        self.ns: dict[str, Any] = {}
         self.funcs: dict[str, str] = {}
         self.lines: list[str] = []
         self.counter = 0
@@ -80,19 +63,18 @@ class _Gen:
         self.counter += 1
         return f"v{self.counter}"
 
-    # -------------------------------------------------------------- types
     def resolve(self, t: Any) -> Any:
         while isinstance(t, str) and t in self.named:
             t = self.named[t]
         if isinstance(t, dict) and (isinstance(t.get("type"), (dict, list))
                                     or t.get("type") in self.named):
             return self.resolve(t["type"])
-        if isinstance(t, dict) and t.get("type") in ("null", "boolean", "int", "long", "float",
-                                                      "double", "bytes", "string"):
+        if isinstance(t, dict) and t.get("type") in _PRIMITIVES:
             return t["type"]
         return t
 
     def min_size(self, t: Any, seen=()) -> int:
+        """Fewest bytes a value of type ``t`` can take."""
         t = self.resolve(t)
         if t == "null":
             return 0
@@ -125,253 +107,74 @@ class _Gen:
                 return "B" + _FIXED[other], t.index("null")
         return None
 
-    # -------------------------------------------------------------- emitters
-    def emit(self, t: Any, target: str, ind: str, out: list[str]) -> None:
-        """Append code reading a value of type ``t`` into ``target`` (advancing ``p``)."""
+
+# ============================================================================ readers
+class _Program(_Gen):
+    """Builder of a reader program: a list of node tuples, children named by index.
+
+    Nodes: ``(kind,)`` for the primitives; ``(record, field names, field nodes)``;
+    ``(enum, symbols)``; ``(array | map, item node, fewest bytes of one item)`` (a map
+    item includes its key); ``(union, branch nodes)``; ``(fixed, size)``.  A named
+    record is one node however often it is used, so recursive schemas need nothing
+    special."""
+
+    def __init__(self, named: dict[str, Any]):
+        super().__init__(named)
+        self.nodes: list[tuple] = []
+        self.records: dict[str, int] = {}
+
+    def node(self, t: Any) -> int:
+        """Index of the node reading type ``t`` (added to the program if new)."""
         t = self.resolve(t)
-        if t == "null":
-            out.append(f"{ind}{target} = None")
-        elif t == "boolean":
-            out.append(f"{ind}{target} = buf[p] != 0")
-            out.append(f"{ind}p += 1")
-        elif t in ("int", "long"):
-            self.emit_long(target, ind, out)
-        elif t == "float":
-            out.append(f"{ind}{target} = _uf(buf, p)[0]")
-            out.append(f"{ind}p += 4")
-        elif t == "double":
-            out.append(f"{ind}{target} = _ud(buf, p)[0]")
-            out.append(f"{ind}p += 8")
-        elif t in ("string", "bytes"):
-            n = self.var()
-            self.emit_long(n, ind, out)
-            out.append(f"{ind}e = p + {n}")
-            out.append(f"{ind}if {n} < 0 or e > L: _trunc('length beyond end of data')")
-            suffix = ".decode()" if t == "string" else ""
-            out.append(f"{ind}{target} = buf[p:e]{suffix}")
-            out.append(f"{ind}p = e")
-        elif isinstance(t, list):
-            self.emit_union(t, target, ind, out)
-        elif t["type"] == "record":
-            fn = self.record_function(t)
-            out.append(f"{ind}{target}, p = {fn}(buf, p, L)")
-        elif t["type"] == "enum":
-            symbols = self.const(tuple(t["symbols"]), "s")
-            i = self.var()
-            self.emit_long(i, ind, out)
-            out.append(f"{ind}if {i} < 0 or {i} >= len({symbols}): _corrupt('bad enum index')")
-            out.append(f"{ind}{target} = {symbols}[{i}]")
-        elif t["type"] == "fixed":
-            size = int(t["size"])
-            out.append(f"{ind}if p + {size} > L: _trunc('fixed beyond end of data')")
-            out.append(f"{ind}{target} = buf[p:p + {size}]")
-            out.append(f"{ind}p += {size}")
-        elif t["type"] in ("array", "map"):
-            self.emit_blocks(t, target, ind, out)
-        else:
-            raise NotImplementedError(str(t))
+        if isinstance(t, str):
+            if t not in _PRIMITIVES:
+                raise NotImplementedError(f"unknown Avro type {t!r}")
+            return self.add((_KINDS[t],))
+        if isinstance(t, list):
+            at = self.add(None)
+            self.nodes[at] = (_KINDS["union"], tuple(self.node(b) for b in t))
+            return at
+        kind = t["type"]
+        if kind == "record":
+            return self.record(t)
+        if kind == "enum":
+            return self.add((_KINDS["enum"], tuple(str(s) for s in t["symbols"])))
+        if kind == "fixed":
+            return self.add((_KINDS["fixed"], int(t["size"])))
+        if kind in ("array", "map"):
+            item = t["values"] if kind == "map" else t["items"]
+            at = self.add(None)
+            self.nodes[at] = (_KINDS[kind], self.node(item),
+                              self.min_size(item) + (kind == "map"))
+            return at
+        raise NotImplementedError(f"unknown Avro type {kind!r}")
 
-    def emit_long(self, target: str, ind: str, out: list[str]) -> None:
-        # 1- and 2-byte varints inline (ids and most counts fit), longer ones by _rl
-        out.append(f"{ind}b = buf[p]")
-        out.append(f"{ind}if b < 128:")
-        out.append(f"{ind}    {target} = (b >> 1) ^ -(b & 1)")
-        out.append(f"{ind}    p += 1")
-        out.append(f"{ind}elif buf[p + 1] < 128:")
-        out.append(f"{ind}    b = (b & 127) | (buf[p + 1] << 7)")
-        out.append(f"{ind}    {target} = (b >> 1) ^ -(b & 1)")
-        out.append(f"{ind}    p += 2")
-        out.append(f"{ind}else:")
-        out.append(f"{ind}    {target}, p = _rl(buf, p)")
+    def record(self, t: dict) -> int:
+        at = self.records.get(t["name"])
+        if at is None:
+            at = self.records[t["name"]] = self.add(None)
+            fields = t["fields"]
+            self.nodes[at] = (_KINDS["record"], tuple(str(f["name"]) for f in fields),
+                              tuple(self.node(f["type"]) for f in fields))
+        return at
 
-    def emit_union(self, branches: list, target: str, ind: str, out: list[str]) -> None:
-        if len(branches) == 2 and "null" in branches:
-            null = branches.index("null")
-            out.append(f"{ind}b = buf[p]")
-            out.append(f"{ind}p += 1")
-            out.append(f"{ind}if b == {2 * null}:")
-            out.append(f"{ind}    {target} = None")
-            out.append(f"{ind}elif b == {2 - 2 * null}:")
-            self.emit(branches[1 - null], target, ind + "    ", out)
-            out.append(f"{ind}else:")
-            out.append(f"{ind}    _corrupt('bad union index')")
-            return
-        tag = self.var()
-        self.emit_long(tag, ind, out)
-        for i, branch in enumerate(branches):
-            out.append(f"{ind}{'if' if i == 0 else 'elif'} {tag} == {i}:")
-            self.emit(branch, target, ind + "    ", out)
-        out.append(f"{ind}else:")
-        out.append(f"{ind}    _corrupt('bad union index')")
-
-    def emit_blocks(self, t: dict, target: str, ind: str, out: list[str]) -> None:
-        is_map = t["type"] == "map"
-        item_type = t["values"] if is_map else t["items"]
-        min_size = self.min_size(item_type) + (1 if is_map else 0)
-        n, item, key = self.var(), self.var(), self.var()
-        out.append(f"{ind}{target} = {{}}" if is_map else f"{ind}{target} = []")
-        self.emit_long(n, ind, out)
-        out.append(f"{ind}while {n}:")
-        inner = ind + "    "
-        out.append(f"{inner}if {n} < 0:")
-        out.append(f"{inner}    {n} = -{n}")
-        self.emit_long("_", inner + "    ", out)
-        if min_size:
-            out.append(f"{inner}if {n} * {min_size} > L - p: _trunc('block beyond end of data')")
-        else:
-            out.append(f"{inner}if {n} > {_MAX_ZERO_SIZE_ITEMS}: _corrupt('block too long')")
-        out.append(f"{inner}for _i in range({n}):")
-        body = inner + "    "
-        if is_map:
-            self.emit("string", key, body, out)
-            self.emit(item_type, item, body, out)
-            out.append(f"{body}{target}[{key}] = {item}")
-        else:
-            self.emit(item_type, item, body, out)
-            out.append(f"{body}{target}.append({item})")
-        self.emit_long(n, inner, out)
-
-    # -------------------------------------------------------------- records
-    def record_function(self, t: dict) -> str:
-        name = t["name"]
-        fn = self.funcs.get(name)
-        if fn is not None:
-            return fn
-        fn = self.funcs[name] = f"r{len(self.funcs)}"
-        fields = t["fields"]
-        body: list[str] = []
-        values: list[str] = []
-        i = 0
-        while i < len(fields):
-            j = i
-            while (j < len(fields) and j - i < _MAX_RUN
-                   and self.fixed_code(fields[j]["type"]) is not None):
-                j += 1
-            if j - i >= _MIN_RUN:
-                values.append("*" + self.emit_run(fields[i:j], body))
-                i = j
-                continue
-            target = self.var()
-            self.emit(fields[i]["type"], target, "    ", body)
-            values.append(target)
-            i += 1
-        keys = self.const(tuple(f["name"] for f in fields), "k")
-        tuple_text = ", ".join(values) + ("," if len(values) == 1 else "")
-        src = [f"def {fn}(buf, p, L):"] + body
-        src.append(f"    return dict(zip({keys}, ({tuple_text}))), p")
-        self.lines.extend(src)
-        self.lines.append("")
-        return fn
-
-    def emit_run(self, fields: list[dict], out: list[str]) -> str:
-        """Code for a run of fixed-size fields; returns the name of the tuple of values.
-
-        Nullable fields make the run's layout depend on which values are null (the
-        "pattern"). The two most recently seen patterns are tried with one struct unpack
-        each, verified by their union tag bytes; a miss reads field by field and makes
-        the pattern found the first guess for the next row.
-        """
-        codes = [self.fixed_code(f["type"]) for f in fields]
-        group = self.var()
-        nullable = [i for i, (_, null) in enumerate(codes) if null is not None]
-        if not nullable:
-            unpack = struct.Struct("<" + "".join(code for code, _ in codes))
-            unp = self.const(unpack.unpack_from, "u")
-            out.append(f"    e = p + {unpack.size}")
-            out.append("    if e > L: _trunc('record beyond end of data')")
-            out.append(f"    {group} = {unp}(buf, p)")
-            out.append("    p = e")
-            return group
-        builder = _pattern_builder(codes)
-        build = self.const(builder, "b")
-        guesses = self.const([builder((True,) * len(nullable)),
-                              builder((False,) * len(nullable))], "q")
-        slow = self.slow_function(fields, nullable, build, guesses)
-        for attempt in range(2):
-            ind = "    " * (attempt + 1)
-            out.append(f"{ind}q = {guesses}[{attempt}]")
-            out.append(f"{ind}e = p + q[1]")
-            out.append(f"{ind}g = q[0](buf, p) if e <= L else None")
-            out.append(f"{ind}if g is not None and q[2](g) == q[3]:")
-            out.append(f"{ind}    {group} = q[4](g + _N1)")
-            out.append(f"{ind}    p = e")
-            if attempt:
-                out.append(f"{ind}    {guesses}[0], {guesses}[1] = q, {guesses}[0]")
-            out.append(f"{ind}else:")
-        out.append(f"{ind}    {group}, p = {slow}(buf, p, L)")
-        return group
-
-    def slow_function(self, fields: list[dict], nullable: list[int], build: str,
-                      guesses: str) -> str:
-        """Field-by-field reader of a run, for when no guessed pattern fits; records the
-        pattern it found as the first guess."""
-        self.counter += 1
-        fn = f"s{self.counter}"
-        body: list[str] = []
-        targets = []
-        for f in fields:
-            target = self.var()
-            self.emit(f["type"], target, "    ", body)
-            targets.append(target)
-        key = ", ".join(f"{targets[i]} is not None" for i in nullable)
-        body.append(f"    {guesses}[1] = {guesses}[0]")
-        body.append(f"    {guesses}[0] = {build}(({key},))")
-        self.lines.extend([f"def {fn}(buf, p, L):"] + body
-                          + [f"    return ({', '.join(targets)},), p", ""])
-        return fn
+    def add(self, node: tuple | None) -> int:
+        self.nodes.append(node)
+        return len(self.nodes) - 1
 
 
-def _pattern_builder(codes: list[tuple[str, int | None]]) -> Callable:
-    """Cached builder: pattern (presence of each nullable field) -> (unpack_from, size,
-    tag getter, expected tags, value getter over ``g + (None,)``)."""
-    cache: dict[tuple[bool, ...], tuple] = {}
-
-    def build(present: tuple[bool, ...]) -> tuple:
-        guess = cache.get(present)
-        if guess is not None:
-            return guess
-        fmt, tag_pos, expected, val_pos = ["<"], [], [], []
-        k, j = 0, 0
-        for code, null in codes:
-            if null is None:
-                fmt.append(code)
-                val_pos.append(k)
-                k += 1
-                continue
-            here = present[j]
-            j += 1
-            fmt.append("B" + (code[1:] if here else ""))
-            tag_pos.append(k)
-            expected.append(2 - 2 * null if here else 2 * null)
-            k += 1
-            if here:
-                val_pos.append(k)
-                k += 1
-            else:
-                val_pos.append(-1)  # the appended None
-        unpack = struct.Struct("".join(fmt))
-        tags = operator.itemgetter(*tag_pos)
-        guess = (unpack.unpack_from, unpack.size, tags,
-                 tuple(expected) if len(tag_pos) > 1 else expected[0],
-                 operator.itemgetter(*val_pos))
-        if len(cache) < 1024:
-            cache[present] = guess
-        return guess
-    return build
+def reader_program(parsed: Any) -> tuple[tuple, ...]:
+    """The node program of a fastavro-parsed schema; node 0 reads the whole value."""
+    program = _Program(parsed.get("__named_schemas", {}) if isinstance(parsed, dict) else {})
+    program.node(parsed)
+    return tuple(program.nodes)
 
 
-def compile_reader(parsed: dict) -> Reader | None:
+def compile_reader(parsed: Any) -> Reader | None:
     """A reader ``(buf, pos) -> (record, end)`` for a fastavro-parsed schema, or ``None``
     if the schema uses something this compiler does not handle (fastavro is used then)."""
     try:
-        gen = _Gen(parsed.get("__named_schemas", {}) if isinstance(parsed, dict) else {})
-        body: list[str] = []
-        gen.emit(parsed, "v", "    ", body)
-        source = "\n".join(gen.lines + ["def top(buf, p):", "    L = len(buf)"] + body
-                           + ["    return v, p", ""])
-        code = compile(source, "<solas.surveys.compiled>", "exec")
-        exec(code, gen.ns)  # noqa: S102 - generated from a fixed template, see module doc
-        return gen.ns["top"]
+        return _CReader(reader_program(parsed)).read
     except (NotImplementedError, KeyError, TypeError, ValueError, RecursionError) as exc:
         log.warning("no compiled Avro reader for %s (%s: %s); using fastavro",
                     parsed.get("name") if isinstance(parsed, dict) else parsed,

@@ -298,5 +298,5 @@ def test_dockerfile_installs_the_packages_and_runs_solas():
                 ["include"]}
     copied = {source for line in lines if line.startswith("COPY ")
               and not line.startswith("COPY --from") for source in line.split()[1:-1]}
-    assert packages | {"pyproject.toml", "README.md"} == copied
+    assert packages | {"pyproject.toml", "setup.py", "README.md"} == copied
     assert project["project"]["scripts"]["solas"] == "solas.cli:main"
