@@ -7,8 +7,8 @@
  *
  * Every read is bounds-checked.  Data that ends early raises IndexError; data that cannot
  * be an encoding of the schema (bad union or enum index, negative length, over-long
- * varint, invalid UTF-8, an absurd block count) raises ValueError.  Nesting depth is
- * limited by Python's recursion limit.
+ * varint, invalid UTF-8, an absurd block count) raises ValueError; data nested deeper
+ * than MAX_DEPTH records, arrays and maps raises RecursionError.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -22,6 +22,8 @@ enum {
 
 /* Items of a block whose encoding may take no bytes (arrays of null) are capped. */
 #define MAX_ZERO_SIZE_ITEMS (1 << 20)
+/* Records, arrays and maps nested in one another: a bound on the C stack used. */
+#define MAX_DEPTH 1000
 
 typedef struct Node {
     int kind;
@@ -42,6 +44,7 @@ typedef struct {
     const uint8_t *buf;
     Py_ssize_t len;
     Py_ssize_t pos;
+    int depth;
 } Input;
 
 static PyObject *truncated(const char *what) {
@@ -218,11 +221,14 @@ static int read_choice(Input *in, Py_ssize_t n, const char *what, Py_ssize_t *ou
 }
 
 static PyObject *read_nested(const Node *node, Input *in) {
-    if (Py_EnterRecursiveCall(" while decoding nested Avro data"))
+    if (in->depth >= MAX_DEPTH) {
+        PyErr_SetString(PyExc_RecursionError, "Avro data nested deeper than 1000 levels");
         return NULL;
+    }
+    in->depth++;
     PyObject *value = node->kind == K_RECORD ? read_record(node, in)
                     : node->kind == K_ARRAY ? read_array(node, in) : read_map(node, in);
-    Py_LeaveRecursiveCall();
+    in->depth--;
     return value;
 }
 
@@ -418,7 +424,7 @@ static PyObject *Reader_read(Reader *self, PyObject *const *args, Py_ssize_t nar
     if (pos < 0 || pos > view.len) {
         truncated("start position");
     } else {
-        Input in = {(const uint8_t *)view.buf, view.len, pos};
+        Input in = {(const uint8_t *)view.buf, view.len, pos, 0};
         PyObject *value = read_node(&self->nodes[0], &in);
         if (value != NULL) {
             result = Py_BuildValue("(Nn)", value, in.pos);

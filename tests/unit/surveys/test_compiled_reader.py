@@ -73,10 +73,19 @@ def test_deep_nesting_is_a_recursion_error_not_a_crash() -> None:
         {"name": "next", "type": ["null", "Node"]}]}
     depth = 200_000
     data = write_long(1) * depth + write_long(0)
-    with pytest.raises(RecursionError):
+    with pytest.raises(RecursionError, match="nested deeper than 1000 levels"):
         reader(schema)(data, 0)
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(10 * depth)  # the C stack is guarded whatever Python's limit is
+    try:
+        with pytest.raises(RecursionError, match="nested deeper than 1000 levels"):
+            reader(schema)(data, 0)
+    finally:
+        sys.setrecursionlimit(limit)
     shallow = write_long(1) * 3 + write_long(0)
     assert reader(schema)(shallow, 0)[0] == {"next": {"next": {"next": {"next": None}}}}
+    deepest = write_long(1) * 999 + write_long(0)
+    assert reader(schema)(deepest, 0)[1] == len(deepest)
 
 
 def test_no_references_leak() -> None:
