@@ -14,7 +14,8 @@ HAVE_BUILD_TOOLS := command -v cc >/dev/null && $(PYTHON) -c "import os, sysconf
 	sys.exit(not os.path.exists(sysconfig.get_path('include') + '/Python.h'))"
 
 $(VENV)/.installed: pyproject.toml setup.py solas/surveys/_avro_reader.c
-	$(HAVE_BUILD_TOOLS) || { apt-get update && apt-get install -y gcc python3-dev; }
+	$(HAVE_BUILD_TOOLS) || { echo "installing gcc and python3-dev (needs root)"; \
+	  apt-get update && apt-get install -y gcc python3-dev; }
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
 	$(VENV)/bin/pip install --quiet -e '.[test]'

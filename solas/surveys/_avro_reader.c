@@ -123,8 +123,19 @@ static PyObject *read_record(const Node *node, Input *in) {
     return record;
 }
 
-/* The item count of the next block (0 at the end), checked against the data left. */
-static int read_block_count(const Node *node, Input *in, Py_ssize_t *out) {
+static PyObject *read_string(Input *in) {
+    Py_ssize_t n;
+    if (read_length(in, &n) < 0)
+        return NULL;
+    PyObject *text = PyUnicode_DecodeUTF8((const char *)in->buf + in->pos, n, NULL);
+    in->pos += n;
+    return text;
+}
+
+/* The item count of the next block (0 at the end), checked against the data left; ``total``
+ * counts the items of the earlier blocks, so blocks of items taking no bytes (nulls) stay
+ * within MAX_ZERO_SIZE_ITEMS all together. */
+static int read_block_count(const Node *node, Input *in, Py_ssize_t total, Py_ssize_t *out) {
     int64_t count, size;
     if (read_long(in, &count) < 0)
         return -1;
@@ -137,73 +148,56 @@ static int read_block_count(const Node *node, Input *in, Py_ssize_t *out) {
         if (read_long(in, &size) < 0)
             return -1;
     }
-    if (node->min_size > 0 ? count > (in->len - in->pos) / node->min_size
-                           : count > MAX_ZERO_SIZE_ITEMS) {
-        if (node->min_size > 0)
-            truncated("block");
-        else
-            corrupt("block too long");
+    if (node->min_size > 0 && count > (in->len - in->pos) / node->min_size) {
+        truncated("block");
+        return -1;
+    }
+    if (node->min_size == 0 && count > MAX_ZERO_SIZE_ITEMS - total) {
+        corrupt("block too long");
         return -1;
     }
     *out = (Py_ssize_t)count;
     return 0;
 }
 
-static PyObject *read_array(const Node *node, Input *in) {
-    PyObject *list = PyList_New(0);
-    Py_ssize_t count;
-    if (list == NULL)
-        return NULL;
-    for (;;) {
-        if (read_block_count(node, in, &count) < 0)
-            goto fail;
-        if (count == 0)
-            return list;
-        for (Py_ssize_t i = 0; i < count; i++) {
-            PyObject *item = read_node(node->children[0], in);
-            if (item == NULL || PyList_Append(list, item) < 0) {
-                Py_XDECREF(item);
-                goto fail;
-            }
-            Py_DECREF(item);
-        }
-    }
-fail:
-    Py_DECREF(list);
-    return NULL;
+/* Reads one item of an array or map into ``container``; 0, or -1 with an exception set. */
+typedef int (*AddItem)(const Node *item, Input *in, PyObject *container);
+
+static int add_array_item(const Node *item, Input *in, PyObject *list) {
+    PyObject *value = read_node(item, in);
+    int failed = value == NULL || PyList_Append(list, value) < 0;
+    Py_XDECREF(value);
+    return failed ? -1 : 0;
 }
 
-static PyObject *read_string(Input *in) {
-    Py_ssize_t n;
-    if (read_length(in, &n) < 0)
-        return NULL;
-    PyObject *text = PyUnicode_DecodeUTF8((const char *)in->buf + in->pos, n, NULL);
-    in->pos += n;
-    return text;
+static int add_map_item(const Node *item, Input *in, PyObject *map) {
+    PyObject *key = read_string(in);
+    PyObject *value = key ? read_node(item, in) : NULL;
+    int failed = value == NULL || PyDict_SetItem(map, key, value) < 0;
+    Py_XDECREF(key);
+    Py_XDECREF(value);
+    return failed ? -1 : 0;
 }
 
-static PyObject *read_map(const Node *node, Input *in) {
-    PyObject *map = PyDict_New();
-    Py_ssize_t count;
-    if (map == NULL)
+/* The blocks of an array or map, their items added to ``container`` (a new reference,
+ * returned, or released on failure). */
+static PyObject *read_blocks(const Node *node, Input *in, PyObject *container, AddItem add) {
+    Py_ssize_t count, total = 0;
+    if (container == NULL)
         return NULL;
     for (;;) {
-        if (read_block_count(node, in, &count) < 0)
-            goto fail;
+        if (read_block_count(node, in, total, &count) < 0)
+            break;
         if (count == 0)
-            return map;
-        for (Py_ssize_t i = 0; i < count; i++) {
-            PyObject *key = read_string(in);
-            PyObject *value = key ? read_node(node->children[0], in) : NULL;
-            int failed = value == NULL || PyDict_SetItem(map, key, value) < 0;
-            Py_XDECREF(key);
-            Py_XDECREF(value);
-            if (failed)
-                goto fail;
-        }
+            return container;
+        total += count;
+        Py_ssize_t i = 0;
+        while (i < count && add(node->children[0], in, container) == 0)
+            i++;
+        if (i < count)
+            break;
     }
-fail:
-    Py_DECREF(map);
+    Py_DECREF(container);
     return NULL;
 }
 
@@ -227,7 +221,8 @@ static PyObject *read_nested(const Node *node, Input *in) {
     }
     in->depth++;
     PyObject *value = node->kind == K_RECORD ? read_record(node, in)
-                    : node->kind == K_ARRAY ? read_array(node, in) : read_map(node, in);
+                    : node->kind == K_ARRAY ? read_blocks(node, in, PyList_New(0), add_array_item)
+                    : read_blocks(node, in, PyDict_New(), add_map_item);
     in->depth--;
     return value;
 }

@@ -60,6 +60,20 @@ def test_hostile_data_gets_a_specific_error(schema, data, error, message) -> Non
         reader(schema)(data, 0)
 
 
+def test_items_taking_no_bytes_are_capped_over_all_blocks() -> None:
+    """An array of nulls costs no data per item: a million of them may come, split into
+    blocks or not, but not one more."""
+    million = 1 << 20
+    whole = write_long(million) + write_long(0)
+    assert len(reader(ARRAY_OF_NULLS)(whole, 0)[0]) == million
+    split = write_long(million // 2) * 2 + write_long(0)
+    assert len(reader(ARRAY_OF_NULLS)(split, 0)[0]) == million
+    for data in (write_long(million) + write_long(1) + write_long(0),
+                 write_long(million // 2) * 3 + write_long(0)):
+        with pytest.raises(ValueError, match="block too long"):
+            reader(ARRAY_OF_NULLS)(data, 0)
+
+
 def test_start_position_outside_the_data() -> None:
     read = reader("long")
     assert read(b"\x00\x04", 1) == (2, 2)
