@@ -205,8 +205,8 @@ def _fits(alerts: Sequence[Alert], d: Points, band: np.ndarray, flux_c: np.ndarr
     n = len(alerts)
     cols = {name: np.full(n, np.nan) for name in
             ("BBBRiseRate", "BBBFallRate", "BBBTemp", "BBBPeakFlux", "BBBPeakMJD")}
-    for i, curve in enumerate(_fit_curves(alerts, d, band, flux_c, ebv, wanted)):
-        fit = bazin.fit_light_curve(curve) if curve is not None else None
+    curves = _fit_curves(alerts, d, band, flux_c, ebv, wanted)
+    for i, fit in enumerate(bazin.fit_light_curves(curves)):
         if fit is not None:
             for name, value in (("BBBRiseRate", fit.rise_rate), ("BBBFallRate", fit.fall_rate),
                                 ("BBBTemp", fit.temp_k), ("BBBPeakFlux", fit.peak_flux),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy.optimize import least_squares
 
 from solas.features import bazin
 from solas.features.colour import WAVELENGTH_UM
@@ -78,3 +79,67 @@ def test_peak_formula():
     assert bazin.bazin_peak(10.0, 0.5, 0.05) == pytest.approx(10.0 + np.log(9.0) / 0.5)
     assert np.isnan(bazin.bazin_peak(10.0, 0.5, 0.0))
     assert np.isnan(bazin.bazin_peak(10.0, 0.5, 0.6))
+
+
+def scipy_fit(lc):
+    """The BBB choice made with scipy's trust-region solver: an independent oracle."""
+    scale = float(np.max(np.abs(lc.flux)))
+    f, w = lc.flux / scale, scale / lc.err
+    tss = float(np.sum(((f - np.average(f, weights=w ** 2)) * w) ** 2))
+    t0, t1 = float(lc.t[0]), float(lc.t[-1])
+    problems = {
+        "exp": (lambda p: (bazin.exp_flux(lc.t, lc.lam, *p, t1) - f) * w,
+                [max(float(f[-1]), 0.1), 10.0, 0.1], ([0, 1, 0], [np.inf, 100, 2])),
+        "bazin": (lambda p: (bazin.bazin_flux(lc.t, lc.lam, *p) - f) * w,
+                  [2.0, 10.0, float(lc.t[np.argmax(f)]) - 5.0, 0.5, 0.05],
+                  ([0, 1, t0 - 100, 0, 0], [np.inf, 100, t1 + 100, 15, 2]))}
+    best = None
+    for model, (res, x0, bounds) in problems.items():
+        if model == "bazin" and lc.t.size <= 5:
+            continue
+        with np.errstate(all="ignore"):
+            sol = least_squares(res, np.clip(x0, *bounds), bounds=bounds, x_scale="jac",
+                                max_nfev=bazin.MAX_NFEV)
+        rss = float(np.sum(sol.fun ** 2))
+        if sol.status > 0 and rss <= bazin.MAX_RSS_FRACTION[model] * tss:
+            aic = lc.t.size * np.log(rss / lc.t.size) + 2 * len(x0)
+            if best is None or aic < best[0]:
+                best = (aic, model)
+    return best
+
+
+def real_curves(alerts):
+    """Light curves of every prefix (10 points apart) of the real long Rubin histories:
+    real shapes, from rising to long declines."""
+    curves = []
+    for alert in alerts:
+        pts = sorted((r["midpointMjdTai"], r["band"], r["psfFlux"], r["psfFluxErr"])
+                     for r in alert.detections if r.get("psfFlux") is not None
+                     and r.get("psfFluxErr") and r["band"] in "ugrizy")
+        for n in range(6, min(len(pts), 200), 10):
+            t, band, flux, err = zip(*pts[:n])
+            lam = WAVELENGTH_UM[["ugrizy".index(b) for b in band]]
+            curves.append(bazin.LightCurve(np.array(t), lam, np.array(flux), np.array(err)))
+    return curves
+
+
+def test_batched_fits_agree_with_scipy_on_real_light_curves(lsst_real):
+    curves = real_curves(lsst_real)
+    assert len(curves) >= 50
+    ours = bazin.fit_light_curves(curves)
+    oracle = [scipy_fit(c) for c in curves]
+    fitted_by_oracle = [i for i, o in enumerate(oracle) if o is not None]
+    assert len(fitted_by_oracle) >= 20
+    agree = [i for i in fitted_by_oracle if ours[i] is not None
+             and ours[i].model == oracle[i][1] and ours[i].aic <= oracle[i][0] + 1.0]
+    assert len(agree) >= 0.9 * len(fitted_by_oracle)
+
+
+def test_batch_equals_one_by_one_and_keeps_order():
+    t = np.linspace(59995.0, 60080.0, 45)
+    curves = [synthetic(t[:k], lambda t, lam: bazin_curve(t, lam, **TRUE))
+              for k in (45, 30, 8)] + [None]
+    batch = bazin.fit_light_curves(curves)
+    assert batch[3] is None
+    for curve, fit in zip(curves[:3], batch[:3]):
+        assert fit == bazin.fit_light_curve(curve)
