@@ -1,24 +1,44 @@
-"""``solas db init``: every schema of a deployment, created or upgraded in place."""
+"""``solas db init``: every schema of a deployment, created or upgraded in place.
+
+An upgrade only adds: each live MariaDB and Cassandra table is compared with its column
+spec (:mod:`solas.schema.tables`, whose Rubin columns follow every known alert schema,
+lsst-alert-packet's and the setting ``lsst_schema_dir``'s) and the missing columns are
+added with ``ALTER TABLE``; nothing is dropped or retyped.  The summary names them.
+"""
 from __future__ import annotations
 
 import asyncio
+import re
 
 from solas.settings import Settings
 from solas.stores import cassandra, mariadb
 from solas.topics import ensure_topics
 
+_ADDED = re.compile(r'ALTER TABLE (?:\S+\.)?[`"]?([^`".\s]+)[`"]? ADD (?:COLUMN )?[`"]?([^`"\s]+)')
+
+
+def added_columns(statements: list[str]) -> list[str]:
+    """``table.column`` of each column that the MariaDB or CQL ``statements`` add."""
+    return [f"{m.group(1)}.{m.group(2)}" for m in map(_ADDED.match, statements) if m]
+
+
+def _summary(store: str, statements: list[str]) -> str:
+    added = added_columns(statements)
+    return (f"{store}: {len(statements)} statements run; "
+            f"columns added: {', '.join(added) if added else 'none'}")
+
 
 def init_all(settings: Settings) -> list[str]:
     """Create/upgrade MariaDB tables, the Cassandra keyspace and the Kafka topics;
-    returns one summary line per store.  Idempotent."""
-    lines = [f"MariaDB {settings.mariadb['db']}: {len(mariadb.init_schema(settings))} "
-             f"DDL statements run ({settings.survey} schema)"]
+    returns one summary line per store, naming the columns added.  Idempotent."""
+    lines = [_summary(f"MariaDB {settings.mariadb['db']} ({settings.survey} schema)",
+                      mariadb.init_schema(settings))]
     cluster, session = cassandra.connect(settings)
     try:
         ran = cassandra.init_schema(session, settings)
     finally:
         cluster.shutdown()
-    lines.append(f"Cassandra keyspace {settings.cassandra_keyspace}: {len(ran)} statements run")
+    lines.append(_summary(f"Cassandra keyspace {settings.cassandra_keyspace}", ran))
     created = asyncio.run(ensure_topics(settings))
     lines.append(f"Kafka topics created: {', '.join(created) or 'none (all exist)'}")
     return lines

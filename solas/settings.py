@@ -35,6 +35,12 @@ class Settings:
     schema_registry: str = _doc(
         "URL of a Confluent schema registry for framed packets; empty: Rubin schemas from "
         "lsst-alert-packet.", "", "SOLAS_SCHEMA_REGISTRY")
+    lsst_schema_dir: str = _doc(
+        "Folder of Rubin alert schemas newer than the installed lsst-alert-packet "
+        "(lsst.vM_m.alert.avsc, with its sibling .avsc files if it refers to them); empty: "
+        "none.  Confluent frames with id M*100+m decode with them when no registry is set, "
+        "and their new fields become columns (run `solas db init`, restart the workers).",
+        "", "SOLAS_LSST_SCHEMA_DIR")
     kafka: str = _doc("Kafka bootstrap servers, host:port[,host:port].",
                       "127.0.0.1:9092", "SOLAS_KAFKA")
     kafka_controller_port: int = _doc("Port of the local KRaft controller listener.",

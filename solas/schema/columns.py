@@ -7,6 +7,8 @@ statements that upgrade an existing table to the spec without losing data.
 """
 from __future__ import annotations
 
+import base64
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 import orjson
@@ -214,20 +216,38 @@ def columns_from_fields(fields: list[tuple[str, str]], first: tuple[Column, ...]
     return first + extra
 
 
+@lru_cache(maxsize=64)
+def _declared(columns: tuple[str, ...], packed: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(columns) | frozenset(packed)
+
+
 def packed_row(row: dict[str, Any], columns: tuple[str, ...], packed: tuple[str, ...]
                ) -> tuple[tuple[str, ...], list]:
-    """The names and values to store for ``row``: its non-null ``columns``, then, if any of
-    the ``packed`` columns is not null, :data:`PACKED_COLUMN` with those as one JSON object.
+    """The names and values to store for ``row``: its non-null ``columns``, then, if any
+    other field is not null, :data:`PACKED_COLUMN` with those as one JSON object: the
+    ``packed`` columns in their order, then any field the spec does not declare (a field
+    of a schema newer than the column spec is kept, not dropped), by name.
 
-    64-bit integers stay exact and floats round-trip; NaN and infinities become null.  A
-    value JSON cannot hold raises ``TypeError``."""
+    64-bit integers stay exact and floats round-trip; NaN and infinities become null;
+    bytes become base64 text.  Any other value JSON cannot hold raises ``TypeError``."""
     names = tuple(n for n in columns if row.get(n) is not None)
     values = [row[n] for n in names]
     extra = {n: row[n] for n in packed if row.get(n) is not None}
+    undeclared = row.keys() - _declared(columns, packed)
+    for n in sorted(undeclared) if undeclared else ():
+        if row[n] is not None:
+            extra[n] = row[n]
     if extra:
         names += (PACKED_COLUMN,)
-        values.append(orjson.dumps(extra).decode())
+        values.append(orjson.dumps(extra, default=_base64).decode())
     return names, values
+
+
+def _base64(value: Any) -> str:
+    """Bytes (an Avro ``bytes`` field a newer schema may add) as base64 text."""
+    if isinstance(value, (bytes, bytearray)):
+        return base64.b64encode(value).decode("ascii")
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 def unpacked_row(spec: TableSpec, row: dict[str, Any]) -> dict[str, Any]:

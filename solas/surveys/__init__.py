@@ -61,10 +61,14 @@ def normalise(raw: RawAlert, survey: str) -> Alert:
     _check_raw(raw, survey)
     try:
         return _NORMALISE[survey](raw)
-    except DecodeError:
+    except DecodeError as exc:
+        if raw.schema_version not in exc.reason:  # name the writer schema
+            exc.reason = f"{exc.reason} [schema {raw.schema_version}]"
+            exc.args = (exc.reason,)
         raise
     except (AttributeError, TypeError, KeyError, ValueError) as exc:
-        raise DecodeError(f"{survey} alert is malformed ({type(exc).__name__}: {exc})") from None
+        raise DecodeError(f"{survey} alert is malformed ({type(exc).__name__}: {exc}) "
+                          f"[schema {raw.schema_version}]") from None
 
 
 def clone_record(raw: RawAlert, survey: str, index: int, rng: np.random.Generator, *,

@@ -16,17 +16,27 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
 import re
 import struct
 import zlib
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import fastavro
 
 from solas.surveys import compiled
 from solas.surveys.model import DecodeError
+from solas.surveys.schema_check import (
+    SchemaCheck,
+    check_schema,
+    essential_message,
+    inputs_message,
+)
+
+log = logging.getLogger(__name__)
 
 MAGIC = b"Obj\x01"
 """Avro object container file magic."""
@@ -145,6 +155,9 @@ class WriterSchema:
     """``lsst.vM_m`` from the record name, else ``None`` (ZTF: see ``schemavsn``)."""
     headers: dict[str, bytes] = field(default_factory=dict)
     """Last container header seen per codec, for byte-identical re-encoding."""
+    check: SchemaCheck | None = None
+    """Rubin schemas: the fields Solas reads that the schema lacks
+    (:mod:`solas.surveys.schema_check`); ``None`` for other surveys."""
     uses: int = 0
     writes: int = 0
     _reader: Callable[[bytes, int], tuple[dict, int]] | None = None
@@ -273,11 +286,34 @@ def writer_schema(text: bytes | str | dict) -> WriterSchema:
         raise DecodeError(f"writer schema is not a valid Avro schema ({exc})") from None
     name, survey, version = _classify(obj)
     entry = WriterSchema(parsed, text, name, survey, version)
+    if survey == "lsst":
+        entry.check = _checked(obj, version or name or "without a name")
     if len(_BY_TEXT) >= _MAX_CACHED_SCHEMAS:  # drop the least recently used
         old = _BY_TEXT.pop(next(iter(_BY_TEXT)))
         _BY_PARSED.pop(id(old.parsed), None)
     _BY_TEXT[text] = entry
     _BY_PARSED[id(parsed)] = entry
+    return entry
+
+
+_WARNED: set[str] = set()
+
+
+def _checked(schema: dict, label: str) -> SchemaCheck:
+    """The :class:`SchemaCheck` of a new Rubin writer schema; a schema lacking feature
+    inputs is logged once per schema version."""
+    check = check_schema(schema, label)
+    if check.storable and check.missing_inputs and label not in _WARNED:
+        _WARNED.add(label)
+        log.warning("%s", inputs_message(check))
+    return check
+
+
+def require_storable(entry: WriterSchema) -> WriterSchema:
+    """``entry``, or :class:`DecodeError` naming the essential fields (ids, position,
+    time) its Rubin schema lacks."""
+    if entry.check is not None and not entry.check.storable:
+        raise DecodeError(essential_message(entry.check))
     return entry
 
 
@@ -349,7 +385,7 @@ def parse_container(buf: bytes) -> Container:
     if "avro.schema" not in meta:
         raise DecodeError("Avro container header has no avro.schema")
     codec = meta.get("avro.codec", b"null").decode("utf-8", "replace") or "null"
-    entry = writer_schema(meta["avro.schema"])
+    entry = require_storable(writer_schema(meta["avro.schema"]))
     header = buf[:pos]
     sync = header[-SYNC_SIZE:]
     blocks: list[tuple[int, bytes]] = []
@@ -435,23 +471,44 @@ _REGISTRY_CACHE: dict[Any, dict[int, WriterSchema]] = {}
 
 
 def lsst_schema_ids() -> list[int]:
-    """Schema ids (major*100 + minor) of every Rubin schema in lsst-alert-packet."""
+    """Schema ids (major*100 + minor) of every Rubin schema in lsst-alert-packet and in
+    the folder of newer schemas (setting ``lsst_schema_dir``)."""
     return sorted(_lsst_schema_files())
 
 
-def _lsst_schema_files() -> dict[int, Any]:
+_ALERT_AVSC = re.compile(r"lsst\.v(\d+)_(\d+)\.alert\.avsc")
+
+
+def lsst_schema_paths(extra_dir: str | Path | None = None) -> dict[int, Path]:
+    """Rubin alert schema files by schema id: lsst-alert-packet's, then those found
+    (at any depth) in ``extra_dir`` for ids the package does not ship."""
+    from lsst.alert.packet import get_schema_root
+    paths: dict[int, Path] = {}
+    for major in get_schema_root().iterdir():
+        if not major.name.isdigit():
+            continue
+        for minor in major.iterdir():
+            avsc = minor / f"lsst.v{major.name}_{minor.name}.alert.avsc"
+            if minor.name.isdigit() and avsc.is_file():
+                paths[int(major.name) * 100 + int(minor.name)] = Path(str(avsc))
+    if extra_dir:
+        folder = Path(extra_dir)
+        if not folder.is_dir():
+            raise FileNotFoundError(f"Rubin schema folder {folder} (SOLAS_LSST_SCHEMA_DIR) "
+                                    f"does not exist")
+        for avsc in sorted(folder.rglob("lsst.v*.alert.avsc")):
+            m = _ALERT_AVSC.fullmatch(avsc.name)
+            if m:
+                paths.setdefault(int(m.group(1)) * 100 + int(m.group(2)), avsc)
+    return paths
+
+
+def _lsst_schema_files() -> dict[int, Path]:
     cache = getattr(_lsst_schema_files, "_cache", None)
     if cache is None:
-        from lsst.alert.packet import get_schema_root
-        cache = {}
-        for major in get_schema_root().iterdir():
-            if not major.name.isdigit():
-                continue
-            for minor in major.iterdir():
-                avsc = minor / f"lsst.v{major.name}_{minor.name}.alert.avsc"
-                if minor.name.isdigit() and avsc.is_file():
-                    cache[int(major.name) * 100 + int(minor.name)] = avsc
-        _lsst_schema_files._cache = cache
+        from solas.settings import get_settings
+        cache = lsst_schema_paths(get_settings().lsst_schema_dir)
+        _lsst_schema_files._cache = cache  # type: ignore[attr-defined]
     return cache
 
 
@@ -459,7 +516,8 @@ def lsst_schema(schema_id: int) -> dict:
     """Rubin alert schema (JSON object, named types expanded) for a Rubin schema id.
 
     Rubin's convention: ``id = major * 100 + minor`` (1000 = lsst.v10_0, 701 = v7_1).
-    Read from the installed lsst-alert-packet package. Raises ``KeyError`` if unknown.
+    Read from the installed lsst-alert-packet package, else from the folder of newer
+    schemas (setting ``lsst_schema_dir``). Raises ``KeyError`` if unknown.
     """
     path = _lsst_schema_files().get(schema_id)
     if path is None:
@@ -500,4 +558,4 @@ def registry_schema(schema_id: int, survey: str, registry: SchemaLookup | None) 
             raise DecodeError(f"unknown schema id {schema_id}: the {survey} schema registry "
                               f"has no such schema{known}")
         entry = cache[schema_id] = writer_schema(schema)
-    return entry
+    return require_storable(entry)
