@@ -9,8 +9,9 @@ synthetic alerts never reach the deployment's workers, filters or light curves.
 
 Ingest stage: dedicated workers (``--workers``, default one; a consumer group of
 their own, a metrics port each) start and share out the partitions of a fresh raw
-topic; then N clones of the shipped alerts of the configured survey are produced
-to it, as fast as Kafka takes them (a backlog builds up within seconds) or at
+topic; then N clones of the shipped alerts of the configured survey (Rubin: with the
+history mix of the real wide survey by default, see :mod:`solas.surveys.history_mix`)
+are produced to it, as fast as Kafka takes them (a backlog builds up within seconds) or at
 ``--rate``.  With ``--preload`` the whole backlog is produced first, so the load
 generator and the broker's intake are outside the measurement: the workers start
 on the full topic, and the measurement begins once they have shared out its
@@ -23,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-import math
 import os
 import shutil
 import threading
@@ -38,9 +38,10 @@ from aiokafka import TopicPartition
 
 from solas import stack
 from solas.processors.ingest import RAW_TIMESTAMP_HEADER
-from solas.replay import Message, messages_from_paths, produce
+from solas.replay import Message, check_mix_survey, mixed_messages, produce, read_pool
 from solas.settings import Settings
 from solas.stores import cassandra
+from solas.surveys.history_mix import DEEP_MIN_PRIOR, summarise
 from solas.topics import INGESTED, delete_topics, end_offsets, ensure_topics, read_topic, stage_topic
 from solas.workers import (WorkerProcess, alerts_done, metric, read_metrics, start_worker,
                            stop_worker)
@@ -62,18 +63,81 @@ class Throughput(NamedTuple):
     seconds: float
 
 
-def make_messages(settings: Settings, n: int, source: list[Path]) -> list[Message]:
-    """``n`` clones of the real alerts under ``source``, in the survey's framing."""
+def default_mix(survey: str) -> str:
+    """The history mix the bench clones with by default: ``wide`` (the real wide survey,
+    :mod:`solas.surveys.history_mix`) for Rubin, ``asis`` for ZTF."""
+    return "wide" if survey == "lsst" else "asis"
+
+
+RUBIN_LEFT_OUT = ("lasair-json",)
+"""Folders of ``alerts/lsst`` the bench does not clone by default: a broker's JSON
+renderings (and the schema package's fake sample packets beside them), not what Rubin
+streams."""
+
+
+def default_source(settings: Settings) -> list[Path]:
+    """The shipped real alerts the bench clones by default.  ZTF: every sample.  Rubin:
+    the real packets and the broker renderings turned back into them (Avro, Parquet, tar
+    archives): every entry of ``alerts/lsst`` but :data:`RUBIN_LEFT_OUT`."""
+    root = settings.data_dir / "alerts" / settings.survey
+    if settings.survey != "lsst":
+        return [root]
+    return [p for p in sorted(root.iterdir())
+            if p.name not in RUBIN_LEFT_OUT and not p.name.startswith(".")]
+
+
+def describe_source(source: list[Path]) -> str:
+    """``source`` in a few words for the bench's log."""
+    if len(source) <= 4:
+        return ", ".join(map(str, source))
+    return f"{len(source)} paths under {os.path.commonpath([str(p) for p in source])}"
+
+
+def make_messages(settings: Settings, n: int, source: list[Path], mix: str | None = None,
+                  seed: int = 0) -> list[Message]:
+    """``n`` clones of the real alerts under ``source``, in the survey's framing, with the
+    history ``mix`` (default :func:`default_mix`; reproducible from ``seed``).  Alerts
+    without a key (an object id) are left out of the sample; an alert found twice is
+    cloned as one."""
+    mix = check_mix_survey(mix or default_mix(settings.survey), settings.survey)
     counts: dict = {}
-    originals = sum(1 for _ in messages_from_paths(source, settings.survey, counts=counts))
-    clone = math.ceil(n / max(counts["alerts"], 1)) if originals else 0
-    messages = []
-    for message in messages_from_paths(source, settings.survey, clone):
-        if message.key is not None:
-            messages.append(message)
-        if len(messages) == n:
-            break
-    return messages
+    pool = read_pool(source, settings.survey, counts, keyed_only=True)
+    if not pool.alerts:
+        raise ValueError(f"no alerts to clone under {describe_source(source)} "
+                         f"({counts.get('alerts', 0)} read, {counts.get('unkeyed_alerts', 0)}"
+                         f" without an object id, {counts.get('unreadable_files', 0)} "
+                         f"unreadable files)")
+    messages = mixed_messages(pool, settings.survey, n, mix, seed)
+    del pool  # the generator keeps only what the clones need
+    out = list(messages)
+    print(describe_mix(history_summary(out, mix)))
+    return out
+
+
+def history_summary(messages: list[Message], mix: str) -> dict:
+    """The history mix the ``messages`` actually carry (Rubin: mean and largest number of
+    diaSources, counting the triggering one, and forced sources per alert), for the
+    bench's JSON."""
+    counted = [m for m in messages if m.dia_sources is not None]
+    out: dict = {"mix": mix, "alerts_counted": len(counted)}
+    if counted:
+        s = summarise([m.dia_sources for m in counted], [m.forced or 0 for m in counted])
+        out.update(mean_dia_sources_per_alert=round(s.mean_dia_sources, 2),
+                   mean_forced_per_alert=round(s.mean_forced, 2),
+                   max_dia_sources=s.max_dia_sources, max_forced=s.max_forced,
+                   deep_share=round(s.deep_share, 4))
+    return out
+
+
+def describe_mix(summary: dict) -> str:
+    """One line for the bench's log from :func:`history_summary`."""
+    if not summary.get("alerts_counted"):
+        return f"history mix {summary['mix']}"
+    return (f"history mix {summary['mix']}: {summary['mean_dia_sources_per_alert']:.1f} "
+            f"diaSources (counting the triggering one) and "
+            f"{summary['mean_forced_per_alert']:.2f} forced sources per alert; at most "
+            f"{summary['max_dia_sources']} and {summary['max_forced']}; "
+            f"{100 * summary['deep_share']:.1f}% with {DEEP_MIN_PRIOR}+ prior diaSources")
 
 
 class MemoryWatch:
@@ -243,23 +307,25 @@ def delete_earlier_topics(settings: Settings) -> None:
 
 def bench_ingest(settings: Settings, n: int, rate: float | None,
                  source: list[Path] | None = None, workers: int = 1,
-                 preload: bool = False) -> dict:
-    """Run the ingest benchmark on clones of the alerts under ``source`` (default: all
-    shipped alerts of the survey) with ``workers`` ingest worker processes (one
-    consumer group: they share the raw topic's partitions); returns the results.
+                 preload: bool = False, mix: str | None = None) -> dict:
+    """Run the ingest benchmark on clones of the alerts under ``source`` (default:
+    :func:`default_source`) with the history ``mix`` (default :func:`default_mix`)
+    and ``workers`` ingest worker processes (one consumer group: they share the raw
+    topic's partitions); returns the results.
     ``preload``: produce every alert before the workers start (see the module doc)."""
     if not 1 <= workers <= settings.topic_partitions:
         raise ValueError(f"--workers must be 1 to {settings.topic_partitions} (the raw "
                          f"topic's partitions), not {workers}")
     if preload and rate is not None:
         raise ValueError("--preload produces the whole backlog first: it takes no --rate")
+    mix = check_mix_survey(mix or default_mix(settings.survey), settings.survey)
     s = bench_settings(settings)
-    source = source or [s.data_dir / "alerts" / s.survey]
+    source = source or default_source(s)
     delete_earlier_topics(s)
     empty_bench_keyspace(s)
-    print(f"cloning {n} real {s.survey} alerts from {', '.join(map(str, source))} ...")
+    print(f"cloning {n} real {s.survey} alerts from {describe_source(source)} ...")
     t0 = time.monotonic()
-    messages = make_messages(s, n, source)
+    messages = make_messages(s, n, source, mix)
     clone_rate = n / (time.monotonic() - t0)
     ingested = stage_topic(s, INGESTED)
     asyncio.run(ensure_topics(s, [s.raw_topic, ingested]))
@@ -291,6 +357,7 @@ def bench_ingest(settings: Settings, n: int, rate: float | None,
     return {
         "stage": "ingest", "alerts": n, "survey": s.survey, "keyspace": s.cassandra_keyspace,
         "source": [str(p) for p in source],
+        "history_mix": history_summary(messages, mix),
         "mode": ("preloaded backlog" if preload else "backlog" if rate is None
                  else f"replay at {rate}/s"),
         "workers": workers,
@@ -370,25 +437,39 @@ def bench_sherlock(settings: Settings, n: int) -> dict:
 
 def run_bench(settings: Settings, stage: str, n: int, rate: float | None,
               json_path: str | None, source: list[str] | None = None, workers: int = 1,
-              preload: bool = False) -> int:
-    """Entry point of ``solas bench``; prints and optionally writes JSON."""
+              preload: bool = False, mix: str | None = None) -> int:
+    """Entry point of ``solas bench``; prints and optionally writes JSON.  ``mix``: the
+    history mix of the cloned alerts (default :func:`default_mix`; ``wide`` and ``deep``
+    are for Rubin only)."""
     if (preload or workers != 1) and stage != "ingest":
         raise SystemExit("--workers and --preload are for --stage ingest")
+    if mix is not None:
+        if stage == "sherlock":
+            raise SystemExit("--mix shapes the cloned alerts' histories; --stage sherlock "
+                             "classifies positions and clones no alerts")
+        try:
+            check_mix_survey(mix, settings.survey)
+        except ValueError as exc:
+            raise SystemExit(f"--mix {mix}: {exc}") from None
     if stage == "ingest":
         result = bench_ingest(settings, n, rate, [Path(p) for p in source or ()], workers,
-                              preload)
+                              preload, mix)
     elif stage == "sherlock":
         result = bench_sherlock(settings, n)
     elif stage == "filter":
         from solas.bench_filter import bench_filter
-        result = bench_filter(settings, n, [Path(p) for p in source or ()])
+        result = bench_filter(settings, n, [Path(p) for p in source or ()], mix)
+    elif stage == "features":
+        from solas.bench_features import run_features_bench
+        result = run_features_bench(settings, n, [Path(p) for p in source or ()], mix)
     elif stage == "all":
         from solas.bench_all import DEFAULT_RATE, bench_all
         plot = Path(json_path).with_suffix(".png") if json_path else Path("bench-all.png")
         result = bench_all(settings, n, rate or DEFAULT_RATE, [Path(p) for p in source or ()],
-                           plot)
+                           plot, mix)
     else:
-        raise SystemExit(f"unknown stage {stage!r}; available: ingest, sherlock, filter, all")
+        raise SystemExit(f"unknown stage {stage!r}; available: ingest, sherlock, filter, "
+                         "features, all")
     text = json.dumps(result, indent=2)
     print(text)
     if json_path:

@@ -25,10 +25,11 @@ import psutil
 from aiokafka import AIOKafkaConsumer
 from tqdm import tqdm
 
-from solas.bench import MemoryWatch, bench_settings, make_messages, service_pids, throughput
+from solas.bench import (MemoryWatch, bench_settings, default_mix, default_source,
+                         history_summary, make_messages, service_pids, throughput)
 from solas.bench_filter import alert_positions, prepare_bench_database
 from solas.processors.ingest import RAW_TIMESTAMP_HEADER
-from solas.replay import produce
+from solas.replay import check_mix_survey, produce
 from solas.settings import Settings
 from solas.topics import filter_topic
 from solas.workload import create_workload
@@ -240,12 +241,14 @@ def kept_up(growth: float, rate: float, p99_s: float | None) -> bool:
 
 
 def bench_all(settings: Settings, n: int, rate: float, source: list[Path],
-              plot_path: Path | None = None) -> dict:
-    """Run the end-to-end benchmark; returns the results dictionary."""
-
+              plot_path: Path | None = None, mix: str | None = None) -> dict:
+    """Run the end-to-end benchmark on clones of the alerts under ``source`` (default:
+    :func:`solas.bench.default_source`) with the history ``mix`` (default
+    :func:`solas.bench.default_mix`); returns the results dictionary."""
+    mix = check_mix_survey(mix or default_mix(settings.survey), settings.survey)
     s = bench_settings(settings)
     prepare_bench_database(s)
-    messages = make_messages(s, WARMUP + n, source or [s.data_dir / "alerts" / s.survey])
+    messages = make_messages(s, WARMUP + n, source or default_source(s), mix)
     workload = create_workload(s, alert_positions(messages, s.survey))
     workers = _start_workers(s)
     try:
@@ -264,6 +267,7 @@ def bench_all(settings: Settings, n: int, rate: float, source: list[Path],
         for worker in workers.values():
             stop_worker(worker)
     result = _result(s, n, rate, workload, sampler, clock, memory, replay_s, steps)
+    result["history_mix"] = history_summary(messages[WARMUP:], mix)
     if plot_path:
         from solas.bench_plot import plot_run
         plot_run(plot_path, rate, sampler.samples, np.array(clock.arrival),

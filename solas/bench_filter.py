@@ -17,14 +17,15 @@ from pathlib import Path
 import numpy as np
 
 from catalogs.load import load_catalogues
-from solas.bench import (BENCH_WORKER_ID, MemoryWatch, bench_settings, delete_earlier_topics,
-                         empty_bench_keyspace, make_messages, progress_times, service_pids,
+from solas.bench import (BENCH_WORKER_ID, MemoryWatch, bench_settings, default_mix,
+                         default_source, delete_earlier_topics, empty_bench_keyspace,
+                         history_summary, make_messages, progress_times, service_pids,
                          throughput)
 from solas.db import init_all
 from solas.filters import object_id_list
 from solas.processors.filters import load_active_filters, run_filters
 from solas.processors.sky import load_watchlist
-from solas.replay import produce
+from solas.replay import check_mix_survey, produce
 from solas.settings import Settings
 from solas.skymatch import ConeIndex
 from solas.stack.mariadb import READONLY_PASSWORD, READONLY_USER
@@ -68,7 +69,7 @@ async def _filters_on_one_batch(settings: Settings) -> dict:
             cursor.execute(f"SELECT {oid} FROM objects LIMIT {BATCH_OBJECTS}")
             ids = object_id_list([r[0] for r in cursor.fetchall()], settings.survey)
         start = time.perf_counter()
-        runs = await run_filters(ro, pool, filters, ids, settings.filter_row_limit,
+        runs = await run_filters(ro, pool, filters, {"objects": ids}, settings.filter_row_limit,
                                  settings.filter_time_limit_s)
         seconds = time.perf_counter() - start
     finally:
@@ -98,12 +99,16 @@ def _cone_matching(settings: Settings, wl_id: int, n: int = 200_000) -> dict:
             "alerts_per_s_one_core": round(n / seconds, 1)}
 
 
-def bench_filter(settings: Settings, n: int, source: list[Path]) -> dict:
-    """Run the filter-stage benchmark; returns the results dictionary."""
+def bench_filter(settings: Settings, n: int, source: list[Path], mix: str | None = None
+                 ) -> dict:
+    """Run the filter-stage benchmark on clones of the alerts under ``source`` (default:
+    :func:`solas.bench.default_source`) with the history ``mix`` (default
+    :func:`solas.bench.default_mix`); returns the results dictionary."""
+    mix = check_mix_survey(mix or default_mix(settings.survey), settings.survey)
     s = bench_settings(settings)
-    source = source or [s.data_dir / "alerts" / s.survey]
+    source = source or default_source(s)
     prepare_bench_database(s)
-    messages = make_messages(s, n, source)
+    messages = make_messages(s, n, source, mix)
     workload = create_workload(s, alert_positions(messages, s.survey))
     print(f"workload: {len(workload.watchlists)} watchlists ({workload.cones} cones), "
           f"{len(workload.watchmaps)} watchmaps, {len(workload.filters)} filters")
@@ -124,6 +129,7 @@ def bench_filter(settings: Settings, n: int, source: list[Path]) -> dict:
     rates = throughput(samples, n)
     return {
         "stage": "filter", "alerts": n, "survey": s.survey, "database": s.mariadb["db"],
+        "history_mix": history_summary(messages, mix),
         "workload": workload._asdict() | {"watchlists": len(workload.watchlists),
                                           "watchmaps": len(workload.watchmaps),
                                           "filters": len(workload.filters)},

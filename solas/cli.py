@@ -88,7 +88,7 @@ def _bench(args) -> int:
     from solas.bench import run_bench
 
     return run_bench(get_settings(), args.stage, args.alerts, args.rate, args.json,
-                     args.source, args.workers, args.preload)
+                     args.source, args.workers, args.preload, args.mix)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -150,14 +150,23 @@ def build_parser() -> argparse.ArgumentParser:
                    ).set_defaults(func=_demo)
 
     bn = sub.add_parser("bench", help="benchmark a stage on the running stack")
-    bn.add_argument("--stage", default="ingest", choices=["ingest", "sherlock", "filter", "all"])
+    bn.add_argument("--stage", default="ingest",
+                    choices=["ingest", "sherlock", "filter", "features", "all"],
+                    help="features: the filter stage's feature step alone, no services")
     bn.add_argument("--alerts", type=int, default=20000)
     bn.add_argument("--rate", type=float, help="replay rate, alerts/s (default: a backlog; 333, the Rubin mean, "
                     "for --stage all)")
     bn.add_argument("--json", help="write the results to this JSON file (--stage all: "
                     "and the plots beside it as .png)")
     bn.add_argument("--source", nargs="+",
-                    help="alert files or folders to clone (default: all shipped alerts)")
+                    help="alert files or folders to clone (default: the shipped alerts of "
+                    "the survey; for lsst the Avro packets and the Parquet/tar renderings, "
+                    "not the JSON renderings)")
+    bn.add_argument("--mix", choices=["wide", "deep", "asis"],
+                    help="history of the cloned Rubin alerts: wide (default for lsst: "
+                    "13.5 diaSources and 2.2 forced sources per alert on average, 1.2%% "
+                    "deep-field alerts of 100-1,000 prior sources), deep (the deep-field "
+                    "tail alone), asis (the samples' own histories; the only one for ztf)")
     bn.add_argument("--workers", type=int, default=1,
                     help="ingest worker processes sharing the raw topic (--stage ingest)")
     bn.add_argument("--preload", action="store_true",

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from solas.surveys import avro, lsst, ztf
+from solas.surveys import avro, lsst, renderings, ztf
 from solas.surveys.avro import SchemaLookup
 from solas.surveys.model import SURVEYS, DecodeError, RawAlert
 
@@ -207,9 +207,12 @@ def to_confluent(raw: RawAlert, schema_id: int | None = None, *,
 
 def read_alert_file(path: str | Path, survey: str | None = None, *,
                     registry: SchemaLookup | None = None) -> list[RawAlert]:
-    """Every alert in a file: an Avro container (1..n records), a Confluent-framed file or
-    a JSON file (an object or a list of objects). ``survey`` (if given) is enforced,
-    otherwise judged from the schema or keys. Raises :class:`DecodeError` naming the file.
+    """Every alert in a file: an Avro container (1..n records), a Confluent-framed file,
+    a JSON file (an object or a list of objects), or a broker's rendering of Rubin alerts
+    (a Parquet file, or a tar archive of bare message values with their ``schema.json``),
+    given back as the Confluent frames Rubin streams (:mod:`solas.surveys.renderings`).
+    ``survey`` (if given) is enforced, otherwise judged from the schema or keys. Raises
+    :class:`DecodeError` naming the file (and the row or member at fault).
     """
     path = Path(path)
     if survey is not None:
@@ -218,6 +221,10 @@ def read_alert_file(path: str | Path, survey: str | None = None, *,
         data = path.read_bytes()
         if not data:
             raise DecodeError("empty file (0 bytes)")
+        rendering = renderings.rendering_kind(path.name, data)
+        if rendering is not None:
+            _expect("lsst", survey, f"{rendering} rendering of Rubin alerts")
+            return renderings.read_rendering(rendering, data)
         framing = _framing(data)
         if framing == "container":
             return _container(data, survey, single=False)
@@ -233,14 +240,16 @@ def read_alert_file(path: str | Path, survey: str | None = None, *,
 
 def iter_alert_paths(paths: Iterable[str | Path]) -> Iterator[Path]:
     """Alert files among ``paths``: files as given, folders searched recursively (sorted,
-    ``.avro``/``.json`` files only, hidden files skipped). Missing paths raise
+    ``.avro``/``.json`` files and the renderings of :data:`renderings.SUFFIXES` only,
+    compared in lower case; hidden files skipped). Missing paths raise
     ``FileNotFoundError``."""
+    suffixes = (*ALERT_SUFFIXES, *renderings.SUFFIXES)
     for p in paths:
         p = Path(p)
         if p.is_dir():
             for f in sorted(p.rglob("*")):
                 rel = f.relative_to(p).parts
-                if (f.is_file() and f.suffix.lower() in ALERT_SUFFIXES
+                if (f.is_file() and f.name.lower().endswith(suffixes)
                         and not any(part.startswith(".") for part in rel)):
                     yield f
         elif p.is_file():

@@ -1,4 +1,5 @@
 """The bench runs apart from the deployment it measures."""
+import dataclasses
 import subprocess
 import sys
 from contextlib import contextmanager
@@ -7,9 +8,12 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry, Gauge, start_http_server
 
-from solas.bench import (_rows_written, bench_ingest, bench_settings, empty_bench_keyspace,
+from solas.bench import (_rows_written, bench_ingest, bench_settings, default_mix,
+                         default_source, empty_bench_keyspace, history_summary, make_messages,
                          remove_dropped_snapshots, run_bench, throughput, wait_for_assignment)
-from solas.settings import load_settings
+from solas.cli import build_parser
+from solas.settings import get_settings, load_settings
+from solas.surveys import decode_packet, iter_alert_paths, normalise, read_alert_file
 from solas.topics import INGESTED, stage_topic
 from solas.workers import WorkerProcess
 from tests.unit.test_workers import free_port
@@ -126,3 +130,64 @@ def test_the_bench_waits_until_every_worker_owns_part_of_the_raw_topic():
 def test_ingest_only_flags_are_refused_for_other_stages(deployment, flags):
     with pytest.raises(SystemExit, match="--workers and --preload are for --stage ingest"):
         run_bench(deployment, "filter", 100, None, None, **flags)
+
+
+@pytest.fixture(scope="module")
+def rubin():
+    return dataclasses.replace(get_settings(), survey="lsst")
+
+
+def test_the_rubin_bench_clones_the_packets_and_renderings_not_the_json(rubin):
+    source = default_source(rubin)
+    assert {p.name for p in source} == {"real-v10", "fink-transfer-v10", "fink-v10-samples",
+                                        "ampel-v9"}
+    assert {p.name[-4:] for p in iter_alert_paths(source)} == {"avro", "quet", "r.gz"}
+    assert default_mix("lsst") == "wide" and default_mix("ztf") == "asis"
+
+
+def test_rubin_bench_messages_carry_the_wide_mix_and_are_reproducible(rubin, capsys):
+    folder = rubin.data_dir / "alerts" / "lsst"
+    source = [folder / "real-v10", folder / "fink-v10-samples", folder / "ampel-v9"]
+    messages = make_messages(rubin, 1500, source, seed=4)
+    assert len(messages) == 1500 and all(m.key for m in messages)
+    assert make_messages(rubin, 1500, source, seed=4) == messages
+    assert make_messages(rubin, 1500, source, seed=5) != messages
+    summary = history_summary(messages, "wide")
+    assert summary["mix"] == "wide" and summary["alerts_counted"] == 1500
+    # this sample's longest prior history is 391 detections: the tail is cut there
+    assert 6 < summary["mean_dia_sources_per_alert"] < 14.5
+    assert summary["max_dia_sources"] == 392
+    assert "history mix wide: " in capsys.readouterr().out
+    for m in messages[:300]:
+        raw = decode_packet(m.value, "lsst")
+        assert raw.schema_id in (900, 1000)
+        assert m.dia_sources == len(raw.record["prvDiaSources"] or []) + 1
+        assert m.forced == len(raw.record["prvDiaForcedSources"] or [])
+        assert str(normalise(raw, "lsst").object_id).encode() == m.key
+
+
+def test_the_asis_mix_keeps_each_alerts_history(rubin):
+    source = [rubin.data_dir / "alerts" / "lsst" / "real-v10"]
+    messages = make_messages(rubin, 10, source, mix="asis")
+    real = {len(r.record["prvDiaSources"] or []) + 1
+            for r in read_alert_file(source[0] / "part-2-918301.avro")}
+    assert {m.dia_sources for m in messages} <= real and max(real) == 392
+    assert max(m.dia_sources for m in messages) == 392
+
+
+def test_a_history_mix_is_refused_for_ztf_and_the_sherlock_stage(deployment, rubin):
+    with pytest.raises(SystemExit, match="--mix wide: .*shapes Rubin .*ztf alerts are cloned "
+                                         "as they are"):
+        run_bench(deployment, "ingest", 100, None, None, mix="wide")
+    with pytest.raises(SystemExit, match="--mix shapes .*--stage sherlock"):
+        run_bench(rubin, "sherlock", 100, None, None, mix="deep")
+    with pytest.raises(ValueError, match="deep history mix shapes Rubin"):
+        make_messages(deployment, 10, [deployment.data_dir / "alerts" / "ztf"], mix="deep")
+
+
+def test_the_bench_command_takes_a_mix():
+    parser = build_parser()
+    assert parser.parse_args(["bench", "--mix", "deep"]).mix == "deep"
+    assert parser.parse_args(["bench"]).mix is None  # the survey's default
+    with pytest.raises(SystemExit):
+        parser.parse_args(["bench", "--mix", "narrow"])

@@ -1,10 +1,13 @@
 """The pure parts of ``solas bench --stage all``: lag, percentiles, rates and the plots."""
 import numpy as np
+import pytest
 from PIL import Image
 
-from solas.bench_all import (Sample, kept_up, lag_growth, percentiles, stage_lag,
+from solas.bench_all import (Sample, bench_all, kept_up, lag_growth, percentiles, stage_lag,
                              stage_rates, windowed_p99)
+from solas.bench_filter import bench_filter
 from solas.bench_plot import plot_run, stage_rate_series
+from solas.settings import load_settings
 
 
 def sample(t, produced, ingest, sherlock, filter_):
@@ -67,3 +70,12 @@ def test_a_run_whose_backlog_grows_did_not_keep_up_even_with_a_good_p99():
     assert not kept_up(lag_growth(growing, 80.0), 333.0, 21.0)
     assert not kept_up(0.0, 333.0, 31.0) and not kept_up(0.0, 333.0, None)
     assert not kept_up(float("nan"), 333.0, 5.0)
+
+
+def test_a_rubin_history_mix_is_refused_for_ztf_before_anything_is_touched(tmp_path):
+    ztf = load_settings({"SOLAS_HOME": str(tmp_path), "SOLAS_SURVEY": "ztf"})
+    for run in (lambda: bench_all(ztf, 10, 333.0, [], mix="wide"),
+                lambda: bench_filter(ztf, 10, [], mix="deep")):
+        with pytest.raises(ValueError, match="history mix shapes Rubin .* ztf alerts are "
+                                             "cloned as they are"):
+            run()  # no database, keyspace or topic is made first
