@@ -55,30 +55,37 @@ class BatchSolution(NamedTuple):
 
 def _cost(r: np.ndarray) -> np.ndarray:
     with np.errstate(over="ignore", invalid="ignore"):
-        cost = np.einsum("kn,kn->k", r, r)
+        cost = np.sum(r * r, axis=1)
     return np.where(np.isfinite(cost), cost, np.inf)
 
 
-def _steps(J: np.ndarray, r: np.ndarray, damping: np.ndarray, blocked: np.ndarray
+def _steps(J: np.ndarray, g: np.ndarray, damping: np.ndarray, blocked: np.ndarray
            ) -> np.ndarray:
-    """Levenberg-Marquardt steps ``(k, p)`` of each problem; parameters in ``blocked``
-    (at a bound the descent direction points out of) are held fixed."""
-    H = np.einsum("knp,knq->kpq", J, J)
-    g = np.einsum("knp,kn->kp", J, r)
-    diag = np.diagonal(H, axis1=1, axis2=2)
-    floor = _DIAG_FLOOR * np.maximum(diag.max(axis=1, keepdims=True), 1e-300)
-    scale = np.maximum(diag, floor)
-    eye = np.eye(H.shape[1])
-    A = H + damping[:, None, None] * (scale[:, :, None] * eye)
-    free = ~blocked
-    A = A * (free[:, :, None] & free[:, None, :]) + blocked[:, :, None] * eye
+    """Levenberg-Marquardt steps ``(k, p)`` of each problem from its Jacobian and
+    gradient ``J^T r``; parameters in ``blocked`` (at a bound the descent direction
+    points out of) are held fixed."""
     with np.errstate(all="ignore"):
-        step = -np.linalg.solve(A, np.where(free, g, 0.0)[:, :, None])[:, :, 0]
+        H = J.transpose(0, 2, 1) @ J
+        diag = np.diagonal(H, axis1=1, axis2=2)
+        floor = _DIAG_FLOOR * np.maximum(diag.max(axis=1, keepdims=True), 1e-300)
+        scale = np.maximum(diag, floor)
+        eye = np.eye(H.shape[1])
+        A = H + damping[:, None, None] * (scale[:, :, None] * eye)
+        free = ~blocked
+        A = A * (free[:, :, None] & free[:, None, :]) + blocked[:, :, None] * eye
+        g = np.where(free, g, 0.0)
+        usable = np.isfinite(A).all(axis=(1, 2)) & np.isfinite(g).all(axis=1)
+        A, g = np.where(usable[:, None, None], A, eye), np.where(usable[:, None], g, 0.0)
+        try:
+            step = -np.linalg.solve(A, g[:, :, None])[:, :, 0]
+        except np.linalg.LinAlgError:  # an exactly singular system: least-norm steps
+            step = -(np.linalg.pinv(A) @ g[:, :, None])[:, :, 0]
     return np.where(np.isfinite(step), step, 0.0)
 
 
 def _gradient(J: np.ndarray, r: np.ndarray) -> np.ndarray:
-    gradient: np.ndarray = np.einsum("knp,kn->kp", J, r)
+    with np.errstate(all="ignore"):
+        gradient: np.ndarray = (J.transpose(0, 2, 1) @ r[:, :, None])[:, :, 0]
     return gradient
 
 
@@ -110,7 +117,7 @@ def solve_least_squares(model: Residuals, x0: np.ndarray, lower: np.ndarray,
         g = _gradient(J[idx], r[idx])
         blocked = _blocked(g, xi, lower[idx], upper[idx])
         small_g = np.max(np.abs(np.where(blocked, 0.0, g)), axis=1) <= GTOL * np.maximum(ci, 1e-300)
-        trial = np.clip(xi + _steps(J[idx], r[idx], damping[idx], blocked),
+        trial = np.clip(xi + _steps(J[idx], g, damping[idx], blocked),
                         lower[idx], upper[idx])
         r_new, J_new = model(trial, idx)
         nfev[idx] += 1

@@ -62,3 +62,21 @@ def test_non_finite_start_is_reported_not_raised():
     sol = solve_least_squares(broken, np.zeros((2, 1)), np.full((2, 1), -1.0),
                               np.full((2, 1), 1.0), 10)
     assert not sol.converged.any() and np.isnan(sol.rss).all()
+
+
+def test_non_finite_or_singular_jacobians_do_not_stop_the_other_problems():
+    t = np.tile(np.linspace(0, 10, 20), (3, 1))
+    y = 1.0 + 2.0 * t
+    line = line_model(t, y)
+
+    def model(x, rows):
+        r, jac = line(x, rows)
+        jac = jac.copy()
+        jac[rows == 1] = np.inf  # overflowed derivatives
+        jac[rows == 2] = 0.0     # a Jacobian with no information at all
+        return r, jac
+    inf = np.full((3, 2), np.inf)
+    sol = solve_least_squares(model, np.zeros((3, 2)), -inf, inf, 50)
+    np.testing.assert_allclose(sol.x[0], [1.0, 2.0], atol=1e-8)
+    assert sol.converged[0]
+    assert np.isfinite(sol.x).all()
