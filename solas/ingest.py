@@ -8,8 +8,7 @@ from typing import NamedTuple, Sequence
 
 import orjson
 
-from solas.surveys import (Alert, DecodeError, SchemaLookup, SolarSystemAlertError,
-                           decode_packet, normalise)
+from solas.surveys import Alert, DecodeError, SchemaLookup, decode_packet, normalise
 from solas.surveys.registry import RegistryUnavailable
 
 
@@ -17,8 +16,8 @@ class DeadLetter(NamedTuple):
     """A packet that could not be ingested, with why."""
 
     index: int          # position in the batch
-    stage: str          # "decode", "validate", "store" (data Cassandra refuses) or
-                        # "solar_system" (Rubin alerts without a diaObject)
+    stage: str          # "decode", "validate" or "store" (data Cassandra refuses);
+                        # Rubin solar-system alerts are alerts, not dead letters
     reason: str         # specific, human-readable
     packet: bytes       # the original bytes, untouched
 
@@ -47,8 +46,6 @@ def decode_batch(packets: Sequence[bytes], survey: str,
         try:
             alerts.append(normalise(raw, survey))
             positions.append(index)
-        except SolarSystemAlertError as exc:  # no diaObject: kept, labelled, not an error
-            dead.append(DeadLetter(index, "solar_system", str(exc), packet))
         except Exception as exc:
             dead.append(DeadLetter(index, "validate", _reason(exc), packet))
     return DecodedBatch(alerts, positions, dead)
@@ -73,11 +70,20 @@ def ingested_record(alert: Alert, raw_timestamp_ms: int | None) -> bytes:
 #: Headers of every ``ingested`` message giving the alert's position (``repr`` of the
 #: float, degrees), so the sherlock stage finds it without parsing the whole record.
 RA_HEADER, DEC_HEADER = "solas-ra", "solas-dec"
+#: Header ``b"1"`` on the ``ingested`` message of an alert of a solar-system object
+#: without a diaObject (:attr:`Alert.is_solar_system`): it gets no sky context.
+SOLAR_SYSTEM_HEADER = "solas-solar-system"
 
 
 def position_headers(alert: Alert) -> dict[str, bytes]:
-    """The :data:`RA_HEADER` and :data:`DEC_HEADER` of ``alert`` (exact float text)."""
-    return {RA_HEADER: repr(float(alert.ra)).encode(), DEC_HEADER: repr(float(alert.dec)).encode()}
+    """The :data:`RA_HEADER` and :data:`DEC_HEADER` of ``alert`` (exact float text), and
+    :data:`SOLAR_SYSTEM_HEADER` for an alert of a solar-system object without a
+    diaObject."""
+    headers = {RA_HEADER: repr(float(alert.ra)).encode(),
+               DEC_HEADER: repr(float(alert.dec)).encode()}
+    if alert.is_solar_system:
+        headers[SOLAR_SYSTEM_HEADER] = b"1"
+    return headers
 
 
 def alert_from_ingested(data: bytes) -> tuple[Alert, int | None]:

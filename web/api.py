@@ -89,6 +89,9 @@ async def object_(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     info = await objects.context(services.db, survey, object_id, _uid(user))
     if info is None:
+        ss = await objects.solar_system(services.db, services.cassandra, survey, object_id)
+        if ss is not None:  # an ssObjectId: the solar-system object
+            return json_response(objects.api_solar_system(ss, lite=lite))
         raise NotFound(f"object {object_id} not found")
     lc = await objects.light_curve(services.cassandra, survey, object_id)
     return json_response(objects.api_object(

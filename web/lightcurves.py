@@ -11,6 +11,8 @@ plot points with flux (nJy) and AB magnitude for every kind of point:
 - ZTF non-detections: ``diffmaglim`` (5-sigma limiting magnitude).
 - Rubin detections and forced photometry: ``psfFlux`` +- ``psfFluxErr`` nJy.
 - Rubin non-detections: 5 x ``diaNoise`` as the limiting flux.
+- Rubin solar-system detections (table ``ssSources``, by ssObjectId): ``psfFlux`` +-
+  ``psfFluxErr`` nJy, kind ``detection``.
 
 mag = 31.4 - 2.5 log10(flux) for flux > 0; magerr = 1.0857 fluxerr / flux.
 """
@@ -23,7 +25,8 @@ from typing import Any, Iterable
 from cassandra.cluster import Session
 
 from solas.schema.columns import unpacked_row
-from solas.schema.tables import CUTOUT_TYPES, cutout_table, lightcurve_tables
+from solas.schema.tables import (CUTOUT_TYPES, SS_LIGHTCURVE_KIND, cutout_table,
+                                 lightcurve_tables, solar_system_lightcurve)
 from solas.settings import Settings
 
 AB_ZERO_NJY = 31.4
@@ -60,6 +63,13 @@ class CassandraReader:
             self.statements[kind] = session.prepare(
                 f"SELECT * FROM {ks}.{_cql(spec.name)} WHERE {_cql(spec.primary_key[0])}=?")
             self.statements[kind].fetch_size = None  # a light curve is one partition
+        self.ss_table = solar_system_lightcurve(settings.survey).get(SS_LIGHTCURVE_KIND)
+        self.ss_statement = None
+        if self.ss_table is not None:
+            self.ss_statement = session.prepare(
+                f"SELECT * FROM {ks}.{_cql(self.ss_table.name)} WHERE "
+                f"{_cql(self.ss_table.primary_key[0])}=?")
+            self.ss_statement.fetch_size = None
         cutouts = cutout_table(settings.survey, settings.cutout_ttl_s)
         self.source_column = cutouts.primary_key[0]
         self.cutout_statement = session.prepare(
@@ -79,6 +89,14 @@ class CassandraReader:
                                          for k in kinds))
         return {kind: [unpacked_row(self.tables[kind], row) for row in rows]
                 for kind, rows in zip(kinds, results)}
+
+    async def solar_system_detections(self, ss_object_id: int) -> list[dict]:
+        """The stored detections (diaSource + ssSource, every native column) of a
+        solar-system object, time ordered; ``[]`` for ZTF."""
+        if self.ss_statement is None or self.ss_table is None:
+            return []
+        rows = await self._rows(self.ss_statement, (int(ss_object_id),))
+        return [unpacked_row(self.ss_table, row) for row in rows]
 
     async def cutouts(self, source_id: int) -> dict[str, dict]:
         """Stamps of one source: cutoutType -> {objectId, stamp}."""

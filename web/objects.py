@@ -3,6 +3,10 @@
 MariaDB gives the ``objects`` row, the Sherlock context, the TNS entry, watchlist,
 watchmap and GW-map hits and annotations; Cassandra the light curve.  Hits and
 annotations of another user's private watchlist, watchmap or annotator are left out.
+
+A Rubin solar-system object (an ``ssObjectId`` that is not a diaObjectId) has its own
+answer: its ``ss_objects`` row (designation, orbit, per-band photometry, geometry) and
+its detections from Cassandra (``ssSources``: diaSource + ssSource columns).
 """
 from __future__ import annotations
 
@@ -60,6 +64,52 @@ async def context(pool, survey: str, object_id, user_id: int | None) -> dict | N
     return {"object_id": object_id, "object": row, "ra": row.get(ra), "dec": row.get(dec),
             "sherlock": sherlock, "tns": tns, "watchlist_hits": watchlist_hits,
             "area_hits": area_hits, "mma_hits": mma_hits, "annotations": annotations}
+
+
+ORBIT_KEYS = ("designation", "a", "q", "e", "i", "incl", "node", "argperi", "peri",
+              "mean_anomaly", "M", "epoch_mjd", "epoch", "peri_time", "t_p", "h", "mpcH",
+              "g", "earth_moid", "MOID", "period", "arc_length_total", "nobs_total",
+              "mpcDesignation")
+"""Orbit columns of ``ss_objects`` shown first, those Rubin sent (mpc_orbits, MPCORB or
+ssObject: angles deg, distances au, times MJD, H mag)."""
+
+
+async def solar_system_row(pool, survey: str, object_id) -> dict | None:
+    """The ``ss_objects`` row of an ssObjectId, or None (always for ZTF)."""
+    if survey != "lsst" or not isinstance(object_id, int):
+        return None
+    return await db.fetch_one(pool, "SELECT * FROM ss_objects WHERE ssObjectId=%s",
+                              (object_id,))
+
+
+async def solar_system(pool, reader: CassandraReader, survey: str, ss_object_id
+                       ) -> dict | None:
+    """A solar-system object: its ``ss_objects`` row, orbit, its detections from
+    Cassandra and their plot points; None if it is not stored."""
+    row = await solar_system_row(pool, survey, ss_object_id)
+    if row is None:
+        return None
+    detections = await reader.solar_system_detections(ss_object_id)
+    orbit = {k: row[k] for k in ORBIT_KEYS if row.get(k) is not None}
+    return {"object_id": ss_object_id, "object": row, "designation": row.get("designation"),
+            "ra": row.get("ra"), "dec": row.get("decl"), "orbit": orbit,
+            "detections": detections,
+            "points": photometry(survey, {"detections": detections}),
+            "latest_source": latest_source(survey, {"detections": detections})}
+
+
+def api_solar_system(info: dict, *, lite: bool) -> dict:
+    """The ``/api/object/`` answer for a solar-system object: ``ssObjectId``,
+    ``designation``, ``ssObject`` (its ``ss_objects`` row), ``orbit`` and
+    ``ssSourcesList`` (its detections; with ``lite`` only keys, time, band and flux)."""
+    detections = [_without_blobs(r) for r in info["detections"]]
+    if lite:
+        keep = ("diaSourceId", "midpointMjdTai", "band", "psfFlux", "psfFluxErr", "ra",
+                "dec", "phaseAngle", "helioRange", "topoRange")
+        detections = [{k: d.get(k) for k in keep} for d in detections]
+    return {"ssObjectId": info["object_id"], "solar_system": True,
+            "designation": info["designation"], "ssObject": _without_blobs(info["object"]),
+            "orbit": info["orbit"], "ssSourcesList": detections}
 
 
 async def light_curve(reader: CassandraReader, survey: str, object_id) -> dict:

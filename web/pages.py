@@ -189,7 +189,7 @@ def schema_tables(survey: str) -> list[dict]:
              "doc": specs[name].doc,
              "columns": [{"name": c.name, "type": c.mariadb_type(), "doc": c.doc}
                          for c in specs[name].columns]}
-            for name in QUERYABLE]
+            for name in (*QUERYABLE, "ss_objects", "ss_sources") if name in specs]
 
 
 @routes.get("/schema", name="schema")
@@ -319,7 +319,8 @@ async def search(request: web.Request) -> dict:
     except BadRequest:
         object_id = None
     pool = _pool(request)
-    if object_id is not None and await objects.object_row(pool, survey, object_id):
+    if object_id is not None and (await objects.object_row(pool, survey, object_id) or
+                                  await objects.solar_system_row(pool, survey, object_id)):
         raise web.HTTPFound(_url(request, "object", id=object_id))
     tns = re.sub(r"(?i)^\s*(sn|at|tns)\s*", "", q)
     if re.fullmatch(r"(19|20)\d\d[a-z]{1,4}", tns):
@@ -355,7 +356,10 @@ async def object_page(request: web.Request) -> dict:
     services = request.app[SERVICES]
     info = await objects.context(services.db, survey, object_id, _uid(request))
     if info is None:
-        raise NotFound(f"object {object_id} is not stored")
+        ss = await objects.solar_system(services.db, services.cassandra, survey, object_id)
+        if ss is None:
+            raise NotFound(f"object {object_id} is not stored")
+        return await _solar_system_page(request, ss)
     lc = await objects.light_curve(services.cassandra, survey, object_id)
     cutouts = {}
     if lc["latest_source"] is not None:
@@ -366,6 +370,23 @@ async def object_page(request: web.Request) -> dict:
             "object_id": object_id, "latest_source": lc["latest_source"],
             "features": {k: v for k, v in info["object"].items()
                          if v is not None and not isinstance(v, (bytes, bytearray))}}
+
+
+async def _solar_system_page(request: web.Request, ss: dict) -> web.Response:
+    """The page of a solar-system object (an ssObjectId): designation, orbit, latest
+    geometry and photometry, its detections and the latest detection's cutouts."""
+    cutouts = {}
+    if ss["latest_source"] is not None:
+        stored = await request.app[SERVICES].cassandra.cutouts(ss["latest_source"])
+        cutouts = {kind: _url(request, "cutout", id=ss["object_id"],
+                              source=ss["latest_source"], kind=kind)
+                   for kind in CUTOUT_TYPES if kind in stored}
+    features = {k: v for k, v in ss["object"].items()
+                if v is not None and not isinstance(v, (bytes, bytearray))}
+    return aiohttp_jinja2.render_template("ss_object.html", request, {
+        "info": ss, "points": ss["points"], "cutouts": cutouts,
+        "object_id": ss["object_id"], "latest_source": ss["latest_source"],
+        "features": features})
 
 
 @routes.get("/objects/{id}/cutouts/{source:\\d+}/{kind}.png", name="cutout")

@@ -6,6 +6,9 @@
     SELECT <vetted list> FROM objects JOIN ... WHERE (<vetted conditions>)
         [AND objects.<id> IN (<batch ids>)] [ORDER BY ...] LIMIT n OFFSET m
 
+A solar-system filter (tables ``ss_objects``/``ss_sources``) has ``ss_objects`` and its
+``ssObjectId`` where this shows ``objects`` and its id.
+
 On demand the filter runs over the whole database; in streaming mode
 (``batch_objects``) the same conditions run over the objects of one batch only, rows in
 time order of their latest alert (then the user's ORDER BY, then the object id).  The
@@ -45,6 +48,9 @@ class CompiledFilter(NamedTuple):
     order: tuple[str, ...]
     object_id: str
     time_column: str
+    root: str = "objects"
+    """``objects``, or ``ss_objects`` for a solar-system filter (see
+    :mod:`solas.filters.tables_spec`)."""
 
     @property
     def keys(self) -> list[str]:
@@ -83,7 +89,7 @@ def compile_filter(selected: str, tables: str | TablesSpec, conditions: str | No
     vetted = vet_conditions("" if conditions is None else conditions,
                             SchemaResolver(scope, spec, aliases))
     return CompiledFilter(survey, spec, tuple(items), scope.from_sql, vetted.where,
-                          vetted.order, scope.object_id, scope.time_column)
+                          vetted.order, scope.object_id, scope.time_column, scope.root)
 
 
 def render_query(compiled: CompiledFilter, *, limit: int, offset: int = 0,
@@ -99,6 +105,7 @@ def render_query(compiled: CompiledFilter, *, limit: int, offset: int = 0,
     the user's columns (the streaming stage needs it to attach the alert).
     """
     seconds = _statement_time(max_statement_time_s)
+    root = "ss_objects" if compiled.root == "ss_objects" else "objects"  # never user text
     limit, offset = _count(limit, "limit"), _count(offset, "offset")
     conditions = [] if compiled.where is None else [f"({compiled.where})"]
     if batch_objects is not None:
@@ -107,15 +114,15 @@ def render_query(compiled: CompiledFilter, *, limit: int, offset: int = 0,
         if ids.survey != compiled.survey:
             raise FilterError(f"ids are {ids.survey} ids, the filter is for "
                               f"{compiled.survey}", field="batch_objects")
-        conditions.append(f"objects.{compiled.object_id} IN ({ids.sql})" if ids.count
+        conditions.append(f"{root}.{compiled.object_id} IN ({ids.sql})" if ids.count
                           else "FALSE")
     order = list(compiled.order)
     if order_by_time or batch_objects is not None:
-        order = [f"objects.{compiled.time_column}", *order,
-                 f"objects.{compiled.object_id}"]
+        order = [f"{root}.{compiled.time_column}", *order,
+                 f"{root}.{compiled.object_id}"]
     columns = [item.sql() for item in compiled.select]
     if with_object_id:
-        columns.insert(0, f"objects.{compiled.object_id}")
+        columns.insert(0, f"{root}.{compiled.object_id}")
     sql = (f"SET STATEMENT max_statement_time={seconds} FOR SELECT "
            f"{', '.join(columns)} {compiled.from_sql}")
     if conditions:

@@ -36,6 +36,9 @@ class Scope(NamedTuple):
     object_id: str
     time_column: str
     from_sql: str
+    root: str = "objects"
+    """The table every row stands for (``objects``; ``ss_objects`` for a solar-system
+    filter): the object id, the time column and the batch restriction are its."""
 
 
 def check_survey(survey: str) -> str:
@@ -63,6 +66,8 @@ def build_scope(spec: TablesSpec, survey: str) -> Scope:
     """The tables of ``spec`` with their columns and the FROM/JOIN clause joining them
     on the object id (crossmatch_tns on ``objects.tns_name``)."""
     columns = table_columns(check_survey(survey))
+    if spec.solar_system:
+        return _solar_system_scope(spec, survey, columns)
     oid = object_id_column(survey)
     refs = [TableRef("objects", "objects", "objects", columns["objects"])]
     joins = ["FROM objects"]
@@ -96,9 +101,35 @@ def build_scope(spec: TablesSpec, survey: str) -> Scope:
                  TIME_COLUMNS[survey], " ".join(joins))
 
 
+SS_ROOT, SS_OBJECT_ID, SS_TIME_COLUMN = "ss_objects", "ssObjectId", "lastDiaSourceMjdTai"
+
+
+def _solar_system_scope(spec: TablesSpec, survey: str,
+                        columns: dict[str, dict[str, str]]) -> Scope:
+    """The scope of a solar-system filter: ``FROM ss_objects`` [``JOIN ss_sources``]."""
+    if SS_ROOT not in columns:
+        raise FilterError(f"ss_objects and ss_sources are Rubin solar-system tables: this "
+                          f"is a {survey} deployment, which has none", field="tables")
+    refs = [TableRef(SS_ROOT, SS_ROOT, SS_ROOT, columns[SS_ROOT])]
+    joins = [f"FROM {SS_ROOT}"]
+    if spec.ss_sources:
+        refs.append(TableRef("ss_sources", "ss_sources", "ss_sources", columns["ss_sources"]))
+        joins.append(f"JOIN ss_sources ON ss_sources.{SS_OBJECT_ID} = {SS_ROOT}.{SS_OBJECT_ID}")
+    return Scope(survey, {ref.name.lower(): ref for ref in refs}, SS_OBJECT_ID,
+                 SS_TIME_COLUMN, " ".join(joins), SS_ROOT)
+
+
 def missing_table_hint(name: str, spec: TablesSpec | None) -> str:
     """Why ``name`` is not a table of this filter, and what to do instead."""
     lower = name.lower()
+    if spec is not None and spec.solar_system and lower != "ss_sources":
+        return (f"table {name} cannot be used in a solar-system filter (tables ss_objects, "
+                f"ss_sources): it has only ss_objects and ss_sources")
+    if lower == "ss_sources":
+        return "table ss_sources is not in the tables of this filter: add ss_sources"
+    if lower == "ss_objects":
+        return ("ss_objects is a solar-system table: list ss_objects (alone, or with "
+                "ss_sources) in the tables to make a solar-system filter")
     if lower in ("sherlock_classifications", "crossmatch_tns"):
         return f"table {lower} is not in the tables of this filter: add it to the tables"
     if lower == "watchlist_hits":

@@ -8,6 +8,20 @@ Grammar (comma-separated items, spaces allowed, keywords in any case)::
     watchmap:<id>[&<id>...]    objects inside EVERY listed watchmap (one join per map)
     annotator:<topic>          annotations of that annotator, under the alias <topic>
 
+Solar-system filters (Rubin deployment only)::
+
+    ss_objects                 one row per solar-system object (ssObjectId, designation,
+                               latest orbit and geometry, per-band photometry)
+    ss_sources                 its detections (diaSource photometry + ssSource), joined on
+                               ssObjectId; implies ss_objects
+
+A filter listing ``ss_objects`` or ``ss_sources`` is a *solar-system filter*: it selects
+``FROM ss_objects`` instead of ``objects`` and its object id is ``ssObjectId``, so it
+cannot be combined with ``objects`` or any other item (a solar-system object has no
+diaObject, sky context, watchlist or watchmap hits or annotations).  In the stream it
+runs on the batch's solar-system objects (``ss_objects.ssObjectId IN (...)``) and
+each row's first value is the ssObjectId; on demand over every stored object.
+
 Joins are inner joins: listing a table keeps only the objects that have a row there (a
 watchlist keeps objects inside one of its cones, one row per cone; an annotator keeps
 annotated objects).  Watchlists, watchmaps and annotators can be private to their
@@ -26,9 +40,11 @@ FIELD = "tables"
 MAX_ID = 2**31 - 1  # the id columns are INT
 _KIND_ITEM = re.compile(r"(?i)(watchlist|watchmap|annotator)\s*:\s*(.*)", re.S)
 _TOPIC = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
-_PLAIN = ("objects", "sherlock_classifications", "crossmatch_tns")
+_PLAIN = ("objects", "sherlock_classifications", "crossmatch_tns", "ss_objects", "ss_sources")
+SOLAR_SYSTEM_ITEMS = ("ss_objects", "ss_sources")
+"""Tables spec items that make a solar-system filter (rooted at ``ss_objects``)."""
 _FORMS = ("objects", "sherlock_classifications", "crossmatch_tns", "watchlist:<id>",
-          "watchmap:<id>", "annotator:<topic>")
+          "watchmap:<id>", "annotator:<topic>", "ss_objects", "ss_sources")
 _INSTEAD = {
     "watchlist_hits": "watchlist:<id>", "watchlists": "watchlist:<id>",
     "watchlist": "watchlist:<id>", "watchlist_cones": "watchlist:<id>",
@@ -39,7 +55,7 @@ _INSTEAD = {
 # Aliases an annotator topic may not take (they name the other joined tables).
 RESERVED_ALIASES = re.compile(
     r"(?i)objects|sherlock_classifications|crossmatch_tns|watchlist_hits|area_hits"
-    r"(_\d+)?|annotations")
+    r"(_\d+)?|annotations|ss_objects|ss_sources")
 
 
 class Access(Enum):
@@ -56,13 +72,21 @@ topic.  The caller answers for the user the filter runs for (owner or public).""
 
 
 class TablesSpec(NamedTuple):
-    """A parsed tables spec (``objects`` is always part of it)."""
+    """A parsed tables spec (``objects`` is part of it unless it is a solar-system
+    filter, :attr:`solar_system`)."""
 
     sherlock: bool = False
     crossmatch_tns: bool = False
     watchlist: int | None = None
     watchmaps: tuple[int, ...] = ()
     annotators: tuple[str, ...] = ()
+    ss_objects: bool = False
+    ss_sources: bool = False
+
+    @property
+    def solar_system(self) -> bool:
+        """A solar-system filter: rooted at ``ss_objects`` (object id ``ssObjectId``)."""
+        return self.ss_objects or self.ss_sources
 
     def references(self) -> list[tuple[str, int | str]]:
         """(kind, id or topic) of every watchlist, watchmap and annotator named."""
@@ -75,6 +99,9 @@ class TablesSpec(NamedTuple):
 
     def text(self) -> str:
         """The canonical spec text (parses back to this spec)."""
+        if self.solar_system:
+            return ", ".join(n for n, on in (("ss_objects", self.ss_objects),
+                                             ("ss_sources", self.ss_sources)) if on)
         items = ["objects"]
         items += ["sherlock_classifications"] if self.sherlock else []
         items += ["crossmatch_tns"] if self.crossmatch_tns else []
@@ -98,9 +125,28 @@ def parse_tables(spec: str, access: AccessCheck | None = None) -> TablesSpec:
             item = raw.strip()
             _parse_item(item, offset + len(raw) - len(raw.lstrip()), found, access)
             offset += len(raw) + 1
-    return TablesSpec(bool(found.get("sherlock_classifications")),
-                      bool(found.get("crossmatch_tns")), found.get("watchlist"),
-                      tuple(found["watchmaps"]), tuple(found["annotators"]))
+    parsed = TablesSpec(bool(found.get("sherlock_classifications")),
+                        bool(found.get("crossmatch_tns")), found.get("watchlist"),
+                        tuple(found["watchmaps"]), tuple(found["annotators"]),
+                        bool(found.get("ss_objects")), bool(found.get("ss_sources")))
+    check_solar_system(parsed, bool(found.get("objects")))
+    return parsed
+
+
+def check_solar_system(spec: TablesSpec, objects_listed: bool = False) -> None:
+    """Refuse a solar-system spec that also names ``objects`` or another item."""
+    if not spec.solar_system:
+        return
+    others = ["objects"] if objects_listed else []
+    others += [name for name, on in (("sherlock_classifications", spec.sherlock),
+                                     ("crossmatch_tns", spec.crossmatch_tns)) if on]
+    others += [f"{kind}:{key}" for kind, key in spec.references()]
+    if others:
+        raise FilterError(
+            f"ss_objects and ss_sources make a solar-system filter (FROM ss_objects, "
+            f"object id ssObjectId): they cannot be combined with {', '.join(others)}; "
+            f"solar-system objects have no diaObject, sky context, watchlist or watchmap "
+            f"hits or annotations", field=FIELD)
 
 
 def check_access(spec: TablesSpec, access: AccessCheck) -> None:

@@ -24,7 +24,8 @@ from aiokafka import AIOKafkaProducer, TopicPartition
 
 from solas import metrics
 from solas.features import compute_features
-from solas.filters import TIME_COLUMNS, object_id_list
+from solas.features.solar_system import dia_object_indices, keep_positions
+from solas.filters import TIME_COLUMNS, ObjectIdList, object_id_list
 from solas.ingest import alert_from_body
 from solas.processors import messages
 from solas.processors.filters import (RUN_ON_ALERT, ActiveFilter, FilterRun,
@@ -33,6 +34,7 @@ from solas.processors.ingest import RAW_TIMESTAMP_HEADER
 from solas.processors.ledger import (LedgerEntry, Pair, Settled, judge_entries, parse_origin,
                                      settle_doubts)
 from solas.processors.retry import until_done
+from solas.processors.solar_system import store_solar_system
 from solas.processors.sky import GwMap, SkyState
 from solas.settings import Settings
 from solas.skymatch import MocMatches, evaluate_skymap
@@ -265,10 +267,33 @@ def usage_sql(rows: int) -> str:
             + " ON DUPLICATE KEY UPDATE bytes = bytes + VALUES(bytes)")
 
 
+def batch_ids(alerts: Sequence[Alert], survey: str) -> dict[str, ObjectIdList]:
+    """The batch's ids for each root table filters select from: ``objects`` (every
+    alert with a diaObject, or ZTF object) and ``ss_objects`` (the ssObjectId of every
+    alert with a solar-system part, with or without a diaObject)."""
+    objects = dict.fromkeys(a.object_id for a in alerts if not a.is_solar_system)
+    ids = {"objects": object_id_list(list(objects), survey)}
+    if survey == "lsst":
+        ss = dict.fromkeys(a.ss_object_id for a in alerts if a.ss_object_id is not None)
+        ids["ss_objects"] = object_id_list(list(ss), survey)
+    return ids
+
+
+def latest_alerts(parsed: Parsed) -> dict[Any, int]:
+    """Batch position of the latest alert of each object id and ssObjectId (a filter
+    row starts with one or the other; the batch is time-ordered)."""
+    latest: dict[Any, int] = {}
+    for i, alert in enumerate(parsed.alerts):
+        latest[alert.object_id] = i
+        if alert.ss_object_id is not None:
+            latest[alert.ss_object_id] = i
+    return latest
+
+
 def match_sources(runs: Sequence[FilterRun], parsed: Parsed) -> dict[tuple[int, int], str]:
     """(filter id, source id of the object's latest alert in the batch) of every match,
     with the origin (topic/partition/offset) of that alert's record."""
-    latest = {a.object_id: i for i, a in enumerate(parsed.alerts)}  # batch is time-ordered
+    latest = latest_alerts(parsed)
     return {(run.filter.id, parsed.alerts[latest[row[0]]].source_id):
             parsed.origins[latest[row[0]]] for run in runs for row in run.rows
             if row[0] in latest}
@@ -278,7 +303,7 @@ def outgoing(runs: Sequence[FilterRun], parsed: Parsed, quota: QuotaBook,
              live_topic: str = LIVE, already: frozenset = frozenset()) -> Outgoing:
     """Kafka messages and e-mail rows for every match of every filter, leaving out the
     (filter, alert source id) pairs in ``already`` (emitted before: a replayed alert)."""
-    latest = {a.object_id: i for i, a in enumerate(parsed.alerts)}  # batch is time-ordered
+    latest = latest_alerts(parsed)
     kafka, email, emitted = [], [], []
     utc = messages.utc_now()
     for run in runs:
@@ -373,12 +398,18 @@ class FilterProcessor:
             self._topics.update(new)
 
     async def store(self, parsed: Parsed) -> None:
-        """Objects, classifications and hits of the batch, one upsert per table."""
+        """Objects, classifications and hits of the batch, one upsert per table; the
+        solar-system tables (:mod:`solas.processors.solar_system`).  Alerts of
+        solar-system objects without a diaObject get no ``objects`` row, features,
+        classification or sky match."""
         survey = self.settings.survey
         oid = OBJECT_ID[survey]
         now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+        await store_solar_system(self.pool, survey, parsed.alerts, now)
+        parsed = keep_positions(parsed, dia_object_indices(parsed.alerts))
         with metrics.STAGE_STEP_DURATION.labels(STAGE, "features").time():
-            objects = object_rows(survey, parsed, now)
+            # in a thread: the light-curve fits must not hold up the event loop
+            objects = await asyncio.to_thread(object_rows, survey, parsed, now)
         with metrics.STAGE_STEP_DURATION.labels(STAGE, "sky").time():
             hits = hit_rows(survey, parsed, self.sky)
         sherlock = [{oid: a.object_id, **s} for a, s in zip(parsed.alerts, parsed.sherlock)
@@ -535,8 +566,7 @@ class FilterProcessor:
         parsed = parse_records(records, self.settings.survey)
         await until_done(STAGE, "store", self.store, parsed)
         await until_done(STAGE, "refresh", self.refresh_filters)
-        ids = object_id_list(list(dict.fromkeys(a.object_id for a in parsed.alerts)),
-                             self.settings.survey)
+        ids = batch_ids(parsed.alerts, self.settings.survey)
         with metrics.STAGE_STEP_DURATION.labels(STAGE, "filters").time():
             runs = await until_done(
                 STAGE, "filters", run_filters, self.ro_pool, self.pool,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any, NamedTuple, Sequence
+from typing import Any, Mapping, NamedTuple, Sequence
 
 import pymysql
 
@@ -145,12 +145,17 @@ async def run_filter(pool, admin_pool, active: ActiveFilter, ids: ObjectIdList,
     return FilterRun(active, rows, error, seconds)
 
 
-async def run_filters(pool, admin_pool, filters: Sequence[ActiveFilter], ids: ObjectIdList,
-                      limit: int, time_limit_s: float) -> list[FilterRun]:
-    """Every filter on the batch, at most the pool's size at once.  Raises if MariaDB
-    is unreachable (see :func:`is_connection_error`): retry the whole batch."""
-    return list(await asyncio.gather(*(run_filter(pool, admin_pool, f, ids, limit,
-                                                  time_limit_s) for f in filters)))
+async def run_filters(pool, admin_pool, filters: Sequence[ActiveFilter],
+                      ids: Mapping[str, ObjectIdList], limit: int, time_limit_s: float
+                      ) -> list[FilterRun]:
+    """Every filter on the batch, at most the pool's size at once; ``ids`` gives the
+    batch's ids for each root table a filter can select from (``objects``: diaObjectIds
+    or ZTF objectIds, ``ss_objects``: ssObjectIds); a filter whose root has no id in
+    the batch is not run.  Raises if MariaDB is unreachable (see :func:`is_connection_error`):
+    retry the whole batch."""
+    return list(await asyncio.gather(*(
+        run_filter(pool, admin_pool, f, ids[f.compiled.root], limit, time_limit_s)
+        for f in filters if f.compiled.root in ids and ids[f.compiled.root].count)))
 
 
 async def record_errors(pool, errors: dict[int, str]) -> None:

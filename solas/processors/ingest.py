@@ -65,7 +65,7 @@ class IngestProcessor:
         self.send = send
         self.registry = registry
         metrics.declare_stage(STAGE, ("decode", "cassandra", "produce"),
-                              ("decode", "validate", "store", "solar_system"))
+                              ("decode", "validate", "store"))
 
     async def process(self, packets: Sequence[Packet]) -> BatchResult:
         """Ingest one batch; returns when everything is durable."""

@@ -7,7 +7,11 @@ code in :mod:`catalogs.classifier`.  Each alert of topic ``ingested`` goes on to
 ``sherlocked`` with two more keys: ``sherlock`` (a ``sherlock_classifications``
 row) and ``tns_name``.  The stage reads an alert's position from the message's
 headers (set by ingest) and appends those keys to the JSON text, so it never parses
-or re-encodes the light curve; a message without the headers is parsed.
+or re-encodes the light curve; a message without the headers is parsed.  An alert of a
+solar-system object without a diaObject (header ``solas-solar-system``, or
+:attr:`~solas.surveys.Alert.is_solar_system` of the parsed record) is not classified: it
+moves, so a catalogue match means nothing; it goes on with ``sherlock`` and ``tns_name``
+null.
 """
 from __future__ import annotations
 
@@ -23,7 +27,7 @@ import orjson
 from catalogs.classifier import SherlockIndex, SherlockResult, classify_positions
 from catalogs.tns import TnsIndex, match_tns
 from solas import metrics
-from solas.ingest import DEC_HEADER, RA_HEADER
+from solas.ingest import DEC_HEADER, RA_HEADER, SOLAR_SYSTEM_HEADER, alert_from_body
 from solas.topics import SHERLOCKED
 
 log = logging.getLogger(__name__)
@@ -77,6 +81,10 @@ class ResultCache:
             self._items.popitem(last=False)
 
 
+#: The keys added to an alert of a solar-system object without a diaObject.
+NO_CONTEXT: dict = {"sherlock": None, "tns_name": None}
+
+
 def context_of(result: SherlockResult, tns_name: str | None) -> dict:
     """The keys added to an alert: its classification row and TNS name."""
     return {"sherlock": result._asdict(), "tns_name": tns_name}
@@ -89,14 +97,26 @@ def located(record: Record) -> dict:
     if record.key is not None:
         try:
             return {"object_id": record.key, "ra": float(record.headers[RA_HEADER]),
-                    "dec": float(record.headers[DEC_HEADER])}
+                    "dec": float(record.headers[DEC_HEADER]),
+                    "solar_system": record.headers.get(SOLAR_SYSTEM_HEADER) == b"1"}
         except (KeyError, ValueError):
             pass
     body = _json_object(record.value)
     missing = [k for k in ("object_id", "ra", "dec") if k not in body]
     if missing:
         raise ValueError(f"no {', '.join(missing)}")
-    return body
+    return {**body, "solar_system": _is_solar_system(body)}
+
+
+def _is_solar_system(body: dict) -> bool:
+    """:attr:`Alert.is_solar_system` of a parsed ingested record (False if it is not
+    one that :func:`alert_from_body` reads)."""
+    if not body.get("solar_system"):
+        return False
+    try:
+        return alert_from_body(body)[0].is_solar_system
+    except (TypeError, AttributeError):
+        return False
 
 
 def with_context(value: bytes, context: dict) -> bytes:
@@ -165,8 +185,9 @@ class SherlockProcessor:
 
     def classify(self, alerts: Sequence[dict]) -> list[dict]:
         """Context of each alert: cached per object, the misses classified at once."""
-        contexts: list[dict | None] = [self.cache.get(a["object_id"], self.version)
-                                       for a in alerts]
+        contexts: list[dict | None] = [
+            NO_CONTEXT if a.get("solar_system") else self.cache.get(a["object_id"], self.version)
+            for a in alerts]
         misses = [i for i, c in enumerate(contexts) if c is None]
         metrics.SHERLOCK_CACHE_HITS.inc(len(alerts) - len(misses))
         if misses:
@@ -178,7 +199,8 @@ class SherlockProcessor:
                 contexts[i] = context_of(result, name)
                 self.cache.put(alerts[i]["object_id"], self.version, contexts[i])
         for c in contexts:
-            metrics.SHERLOCK_CLASSIFIED.labels(c["sherlock"]["classification"]).inc()
+            if c["sherlock"] is not None:
+                metrics.SHERLOCK_CLASSIFIED.labels(c["sherlock"]["classification"]).inc()
         return contexts
 
     async def process(self, records: Sequence[Record]) -> int:

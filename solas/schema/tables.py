@@ -9,6 +9,7 @@ from functools import lru_cache
 
 from solas.schema.columns import PACKED_COLUMN, Column, TableSpec, columns_from_fields
 from solas.surveys import native_fields
+from solas.surveys.lsst import solar_system_fields
 
 C = Column
 BANDS = "ugrizy"
@@ -87,6 +88,87 @@ def _ztf_objects() -> TableSpec:
     return TableSpec("objects", cols, ("objectId",),
                      "One row per ZTF object: features and latest state",
                      indexes=(("hpx16",), ("jdmax",), ("tns_name",)))
+
+
+# ------------------------------------------------------------ solar-system objects
+
+#: Geometry of an ``ssSource`` that ``ss_objects`` keeps for the latest detection:
+#: Solas name (the lsst.v10+ name) -> the names older schemas (v8-v9) give it.
+SS_GEOMETRY: dict[str, tuple[str, ...]] = {
+    "phaseAngle": ("phaseAngle",), "helioRange": ("helioRange", "heliocentricDist"),
+    "topoRange": ("topoRange", "topocentricDist"), "elongation": ("elongation",),
+    "ephVmag": ("ephVmag", "predictedVMagnitude"), "eclLambda": ("eclLambda", "eclipticLambda"),
+    "eclBeta": ("eclBeta", "eclipticBeta")}
+_SS_GEOMETRY_DOCS = {
+    "phaseAngle": "Sun-object-observer angle, deg", "helioRange": "distance from the Sun, au",
+    "topoRange": "distance from the observer, au", "elongation": "solar elongation, deg",
+    "ephVmag": "predicted V magnitude, mag", "eclLambda": "ecliptic longitude, deg",
+    "eclBeta": "ecliptic latitude, deg"}
+#: The diaSource columns of an ``ss_sources`` row (besides its keys).
+SS_SOURCE_DIA_COLUMNS: tuple[Column, ...] = (
+    C("diaObjectId", "bigint", "the diaObject of the detection, if it has one (else NULL)"),
+    C("band", "varchar(4)", "ugrizy"),
+    C("psfFlux", "double", "PSF flux, nJy"), C("psfFluxErr", "double", "nJy"),
+    C("ra", "double", "deg"), C("decl", "double", "deg"),
+    C("snr", "double", "signal to noise"), C("reliability", "double", "real/bogus score"),
+    C("extendedness", "double"), C("trailLength", "double", "arcsec"))
+
+
+def _ss_objects() -> TableSpec:
+    cols: list[Column] = [
+        C("ssObjectId", "bigint", "Rubin solar-system object id", nullable=False),
+        C("designation", "varchar(64)", "MPC designation (packed for MPCORB)"),
+        C("ra", "double", "latest detection, deg"), C("decl", "double", "latest, deg"),
+        C("firstDiaSourceMjdTai", "double", "MJD TAI of the first stored detection"),
+        C("lastDiaSourceMjdTai", "double", "MJD TAI of the latest detection"),
+        C("latest_psfFlux", "double", "latest PSF flux, nJy"),
+        C("latest_band", "varchar(4)", "band of the latest detection"),
+        C("nDiaSources", "int", "stored detections")]
+    cols += [C(f"n{b}Sources", "int", f"stored {b} detections") for b in BANDS]
+    for b in BANDS:
+        cols += [C(f"{b}_psfFlux", "double", f"latest {b} PSF flux, nJy"),
+                 C(f"{b}_latestMJD", "double", f"MJD TAI of the latest {b} detection")]
+    cols += [C(name, "double", f"{doc} (latest detection)")
+             for name, doc in _SS_GEOMETRY_DOCS.items()]
+    cols += [C("hpx16", "bigint", HPX_DOC),
+             C("timestamp", "datetime", "when Solas last updated the row")]
+    fields = solar_system_fields()
+    orbit = _distinct([(n, k) for part in ("mpc_orbits", "MPCORB", "ssObject")
+                       for n, k in fields[part]], cols)
+    return TableSpec("ss_objects", columns_from_fields(orbit, tuple(cols)), ("ssObjectId",),
+                     "One row per Rubin solar-system object: latest orbit (mpc_orbits, "
+                     "MPCORB or ssObject as Rubin sends them), per-band photometry and "
+                     "geometry of its detections",
+                     indexes=(("designation",), ("lastDiaSourceMjdTai",), ("hpx16",)))
+
+
+def _distinct(fields: list[tuple[str, str]], first: list[Column]) -> list[tuple[str, str]]:
+    """``fields`` without the names (compared case-insensitively, as MariaDB does) of
+    ``first`` or of an earlier field: MPCORB and mpc_orbits share ``a``, ``e``, ``q``,
+    ``node`` (the same elements, in the same units)."""
+    seen = {c.name.lower() for c in first}
+    out = []
+    for name, kind in fields:
+        if name.lower() not in seen:
+            seen.add(name.lower())
+            out.append((name, kind))
+    return out
+
+
+def _ss_sources() -> TableSpec:
+    keys = (C("diaSourceId", "bigint", "Rubin diaSource id", nullable=False),
+            C("ssObjectId", "bigint", "its solar-system object", nullable=False),
+            C("midpointMjdTai", "double", "MJD TAI of the detection"))
+    ss = _distinct(solar_system_fields()["ssSource"], [*keys, *SS_SOURCE_DIA_COLUMNS])
+    return TableSpec("ss_sources", columns_from_fields(ss, (*keys, *SS_SOURCE_DIA_COLUMNS)),
+                     ("diaSourceId",),
+                     "One row per detection (diaSource) of a solar-system object, with "
+                     "its ssSource", indexes=(("ssObjectId", "midpointMjdTai"),))
+
+
+def solar_system_tables(survey: str) -> tuple[TableSpec, ...]:
+    """The MariaDB solar-system tables (Rubin only)."""
+    return (_ss_objects(), _ss_sources()) if survey == "lsst" else ()
 
 
 # ------------------------------------------------------------------- shared tables
@@ -280,7 +362,8 @@ def mariadb_tables(survey: str) -> tuple[TableSpec, ...]:
         objects, object_col = _lsst_objects(), C("diaObjectId", "bigint", nullable=False)
     else:
         objects, object_col = _ztf_objects(), C("objectId", "varchar(16)", nullable=False)
-    return (objects, _sherlock(object_col), *_user_tables(object_col), *_catalogue_tables())
+    return (objects, _sherlock(object_col), *_user_tables(object_col), *_catalogue_tables(),
+            *solar_system_tables(survey))
 
 
 # --------------------------------------------------------------- Cassandra tables
@@ -352,6 +435,34 @@ def lightcurve_tables(survey: str) -> dict[str, TableSpec]:
                                 f"{survey} {kind}, one row per point",
                                 packed=tuple(c for c in native if c.name not in typed))
     return specs
+
+
+#: The Cassandra table of solar-system detections: the diaSource and its ssSource in one
+#: row, partitioned by ssObjectId and clustered by time, so an object's detections are
+#: read back by its ssObjectId (:func:`solar_system_lightcurve`).
+SS_LIGHTCURVE_KIND = "solar_system"
+SS_LIGHTCURVE_KEYS = (C("ssObjectId", "bigint"), C("midpointMjdTai", "double"),
+                      C("diaSourceId", "bigint"))
+SS_LIGHTCURVE_TYPED = ("diaObjectId", "band", "ra", "dec", "psfFlux", "psfFluxErr", "snr",
+                       "reliability", "phaseAngle", "helioRange", "topoRange")
+
+
+@lru_cache(maxsize=2)
+def solar_system_lightcurve(survey: str) -> dict[str, TableSpec]:
+    """``{SS_LIGHTCURVE_KIND: spec}`` of the Cassandra table ``ssSources`` (Rubin; ``{}``
+    for ZTF): every native diaSource and ssSource column (union over v7-v11.x), the keys
+    and :data:`SS_LIGHTCURVE_TYPED` as columns, the others packed into one JSON column."""
+    if survey != "lsst":
+        return {}
+    fields = [*native_fields(survey)["detections"], *solar_system_fields()["ssSource"]]
+    native = columns_from_fields(fields, SS_LIGHTCURVE_KEYS)
+    typed = {k.name for k in SS_LIGHTCURVE_KEYS} | set(SS_LIGHTCURVE_TYPED)
+    columns = (*(c for c in native if c.name in typed),
+               C(PACKED_COLUMN, "json", "the other native columns, a JSON object"))
+    return {SS_LIGHTCURVE_KIND: TableSpec(
+        "ssSources", columns, tuple(k.name for k in SS_LIGHTCURVE_KEYS),
+        "lsst solar-system detections (diaSource + ssSource), one row per detection",
+        packed=tuple(c for c in native if c.name not in typed))}
 
 
 #: Cutouts are written once, read by key and expire together: time windows of a day,

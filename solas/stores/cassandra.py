@@ -31,7 +31,8 @@ from cassandra.query import BatchStatement, BatchType, BoundStatement, PreparedS
 from solas import metrics
 from solas.schema.columns import (PACKED_COLUMN, TableSpec, cql_add_columns,
                                   cql_alter_compaction, cql_create, cql_insert, packed_row)
-from solas.schema.tables import CUTOUT_TYPES, KEY_ALIASES, cutout_table, lightcurve_tables
+from solas.schema.tables import (CUTOUT_TYPES, KEY_ALIASES, SS_LIGHTCURVE_KIND, cutout_table,
+                                 lightcurve_tables, solar_system_lightcurve)
 from solas.settings import Settings
 from solas.surveys import Alert
 
@@ -109,6 +110,7 @@ def connect_with_retries(settings: Settings, attempts: int = 10) -> tuple[Cluste
 def schema_statements(settings: Settings) -> list[TableSpec]:
     """Every Cassandra table spec of the configured survey."""
     specs = list(lightcurve_tables(settings.survey).values())
+    specs += solar_system_lightcurve(settings.survey).values()
     specs.append(cutout_table(settings.survey, settings.cutout_ttl_s))
     return specs
 
@@ -189,7 +191,8 @@ class CassandraStore:
     def __init__(self, settings: Settings, session: Session):
         self.settings = settings
         self.session = session
-        self.tables = lightcurve_tables(settings.survey)
+        self.tables = {**lightcurve_tables(settings.survey),
+                       **solar_system_lightcurve(settings.survey)}
         self.cutouts = cutout_table(settings.survey, settings.cutout_ttl_s)
         self.cutout_insert = session.prepare(
             cql_insert(self.cutouts, settings.cassandra_keyspace, ttl=True))
@@ -216,6 +219,16 @@ class CassandraStore:
         new: dict[object, set[tuple]] = defaultdict(set)
         skipped = unkeyed = 0
         for alert in alerts:
+            ss_row = solar_system_point(alert)
+            if ss_row is not None:  # one detection per alert: always (re)written
+                spec = self.tables[SS_LIGHTCURVE_KIND]
+                key = tuple(ss_row.get(k) for k in spec.primary_key)
+                if None in key:
+                    unkeyed += 1
+                else:
+                    rows[SS_LIGHTCURVE_KIND][key] = ss_row
+            if alert.is_solar_system:  # no diaObject: its points are not a diaObject's
+                continue
             known = self.written.known(alert.object_id)
             for kind, points in (("detections", alert.detections), ("forced", alert.forced),
                                  ("nondetections", alert.nondetections)):
@@ -346,6 +359,22 @@ def _all_busy(exc: NoHostAvailable) -> bool:
     """True if every host refused only because its connection was busy."""
     errors = list((exc.errors or {}).values())
     return bool(errors) and all(isinstance(e, ConnectionBusy) for e in errors)
+
+
+def solar_system_point(alert: Alert) -> dict | None:
+    """The ``ssSources`` row of an alert of a solar-system object (with or without a
+    diaObject): its triggering diaSource and ssSource in one row, keyed by ssObjectId;
+    ``None`` for other alerts."""
+    if alert.ss_object_id is None or not alert.detections:
+        return None
+    source = alert.detections[-1]
+    row = {**source, **(alert.solar_system.get("ssSource") or {}),
+           "ssObjectId": alert.ss_object_id, "diaSourceId": alert.source_id}
+    if row.get("midpointMjdTai") is None:
+        row["midpointMjdTai"] = source.get("midPointTai")
+    if not row.get("diaObjectId"):
+        row.pop("diaObjectId", None)  # 0 means none: stored as null
+    return row
 
 
 def _with_keys(point: dict, keys: tuple[str, ...], object_id) -> dict:

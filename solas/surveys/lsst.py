@@ -7,6 +7,14 @@ A Rubin alert is one triggering ``diaSource`` (``midpointMjdTai`` MJD TAI days,
 Older schemas (v3/v4) and JSON renderings spell some names differently (``decl``,
 ``midPointTai``, ``coord_ra``; ``DiaObject``, ``DiaSourceList``,
 ``ForcedSourceOnDiaObjectList``): they are recognised, the rows keep their names.
+
+Solar-system alerts: a diaSource associated with a known solar-system object carries
+its ``ssObjectId``, and the alert its ``ssSource`` (v8+; ecliptic and heliocentric /
+topocentric geometry of the detection), ``ssObject`` (v7: H, G12 per band) and the MPC
+orbit (``MPCORB`` v8-v9, ``mpc_orbits`` v10+).  These become :attr:`Alert.solar_system`.
+Most such alerts have no diaObject (``diaObjectId`` 0 or null): their
+:attr:`Alert.object_id` is then the ``ssObjectId`` and :attr:`Alert.is_solar_system`
+is true.  An alert with both keeps both: ``object_id`` is the diaObjectId.
 """
 from __future__ import annotations
 
@@ -22,11 +30,12 @@ from solas.surveys.clone import ClonePlan, RowSpec, clone_row, clone_rows
 from solas.surveys.model import (CUTOUT_KINDS, Alert, DecodeError, RawAlert,
                                  SolarSystemAlertError)
 
-SOURCE, OBJECT, FORCED, ALERT = 1, 2, 3, 4
+SOURCE, OBJECT, FORCED, ALERT, SS_OBJECT = 1, 2, 3, 4, 5
 """Id kinds (see :func:`solas.surveys.clone.new_id`)."""
 
-NATIVE_SCHEMA_IDS = range(700, 1200)
-"""Schema ids whose fields make :func:`native_fields` (v7.0-v11.x)."""
+NATIVE_SCHEMA_IDS = range(700, 100_000)
+"""Schema ids whose fields make :func:`native_fields`: v7.0 onwards, including newer
+schemas than lsst-alert-packet ships when the setting ``lsst_schema_dir`` holds them."""
 
 # record part -> accepted key spellings (compared case-insensitively)
 _PARTS = {
@@ -39,6 +48,9 @@ _PARTS = {
     "nondetections": ("prvDiaNondetectionLimits", "diaNondetectionLimitList",
                       "diaNondetectionLimits"),
     "ssSource": ("ssSource",),
+    "ssObject": ("ssObject",),
+    "MPCORB": ("MPCORB",),
+    "mpc_orbits": ("mpc_orbits",),
 }
 _PART_OF = {alias.lower(): part for part, aliases in _PARTS.items() for alias in aliases}
 
@@ -48,7 +60,8 @@ _SOURCE_TIMES = frozenset({"midpointMjdTai", "midPointTai", "timeProcessedMjdTai
                            "timeWithdrawnMjdTai"})
 SPECS = {
     "diaSource": RowSpec({"diaSourceId": SOURCE, "parentDiaSourceId": SOURCE,
-                          "diaObjectId": OBJECT}, _RAS, _DECS, _SOURCE_TIMES,
+                          "diaObjectId": OBJECT, "ssObjectId": SS_OBJECT}, _RAS, _DECS,
+                         _SOURCE_TIMES,
                          frozenset({"time_processed"})),
     "diaObject": RowSpec({"diaObjectId": OBJECT}, _RAS, _DECS,
                          frozenset({"radecMjdTai", "radecTai", "firstDiaSourceMjdTai",
@@ -58,7 +71,10 @@ SPECS = {
                        "diaObjectId": OBJECT}, _RAS, _DECS, _SOURCE_TIMES,
                       frozenset({"time_processed"})),
     "nondetections": RowSpec(days=frozenset({"midpointMjdTai", "midPointTai"})),
-    "ssSource": RowSpec({"diaSourceId": SOURCE}),
+    "ssSource": RowSpec({"diaSourceId": SOURCE, "ssObjectId": SS_OBJECT}),
+    "ssObject": RowSpec({"ssObjectId": SS_OBJECT}),
+    "MPCORB": RowSpec({"ssObjectId": SS_OBJECT}),
+    "mpc_orbits": RowSpec(),
 }
 SPECS["sources"] = SPECS["diaSource"]
 _TOP_IDS = {"diaSourceId": SOURCE, "alertId": ALERT}
@@ -66,7 +82,8 @@ _TOP_IDS = {"diaSourceId": SOURCE, "alertId": ALERT}
 
 def parts(record: dict) -> dict[str, str]:
     """Map part name (``diaSource``, ``diaObject``, ``sources``, ``forced``,
-    ``nondetections``, ``ssSource``) -> the key this record uses for it."""
+    ``nondetections``, ``ssSource``, ``ssObject``, ``MPCORB``, ``mpc_orbits``) -> the key
+    this record uses for it."""
     found: dict[str, str] = {}
     for key in record:
         part = _PART_OF.get(key.lower())
@@ -138,19 +155,50 @@ def _trigger(record: dict, keys: dict[str, str]) -> tuple[dict, list[dict]]:
     return sources[index], sources[:index] + sources[index + 1:]
 
 
-def _object_id(source: dict, obj: dict) -> int:
+SOLAR_SYSTEM_PARTS = ("ssSource", "ssObject", "MPCORB", "mpc_orbits")
+"""Alert parts kept in :attr:`Alert.solar_system`, under these names."""
+
+
+def _present(value: Any) -> dict | None:
+    """A record that is there: a dict with some non-null value (Parquet renderings write
+    an absent record as a record of nulls)."""
+    if isinstance(value, dict) and any(v is not None for v in value.values()):
+        return value
+    return None
+
+
+def solar_system_part(record: dict, keys: dict[str, str], source: dict) -> dict:
+    """The :attr:`Alert.solar_system` of a record: ``ssObjectId`` and the solar-system
+    records present; ``{}`` if the triggering diaSource has no ``ssObjectId`` and no
+    ``ssSource``/``ssObject`` names one.  Raises :class:`SolarSystemAlertError` if the
+    parts name different ``ssObjectId`` values."""
+    found = {part: rec for part in SOLAR_SYSTEM_PARTS
+             if part in keys and (rec := _present(record.get(keys[part]))) is not None}
+    ids = {name: ss for name, row in (("diaSource", source), *found.items())
+           if (ss := _as_id(row.get("ssObjectId")))}
+    if len(set(ids.values())) > 1:
+        named = ", ".join(f"{name}.ssObjectId {ss}" for name, ss in ids.items())
+        raise SolarSystemAlertError(f"lsst alert: the solar-system parts disagree: {named}",
+                                    next(iter(ids.values())))
+    if not ids:
+        return {}
+    return {"ssObjectId": next(iter(ids.values())), **found}
+
+
+def _object_id(source: dict, obj: dict, solar_system: dict) -> int:
+    """The diaObjectId; for an alert of a solar-system object without a diaObject, its
+    ssObjectId (see :attr:`Alert.is_solar_system`)."""
     oid = _as_id(obj.get("diaObjectId"))
     if not oid:
         oid = _as_id(source.get("diaObjectId"))
     if oid:
         return oid
-    ss = _as_id(source.get("ssObjectId"))
+    ss = solar_system.get("ssObjectId")
     if ss:
-        raise SolarSystemAlertError(
-            f"lsst alert: solar-system source (ssObjectId {ss}) without a diaObject "
-            f"(diaObjectId {source.get('diaObjectId')!r}); only diaObjects are stored", ss)
+        return int(ss)
     raise DecodeError(f"lsst alert: diaObjectId is missing (no diaObject, and "
-                      f"diaSource.diaObjectId is {source.get('diaObjectId')!r})")
+                      f"diaSource.diaObjectId is {source.get('diaObjectId')!r}) and no "
+                      f"ssObjectId names a solar-system object")
 
 
 def _stamp(value: Any) -> bytes | None:
@@ -179,7 +227,8 @@ def normalise(raw: RawAlert) -> Alert:
     source, previous = _trigger(rec, keys)
     obj = rec.get(keys["diaObject"]) if "diaObject" in keys else None
     obj = obj if isinstance(obj, dict) else {}
-    object_id = _object_id(source, obj)
+    solar_system = solar_system_part(rec, keys, source)
+    object_id = _object_id(source, obj, solar_system)
     source_id = _as_id(source.get("diaSourceId"))
     if source_id is None:
         raise DecodeError(f"lsst alert (diaObjectId {object_id}): diaSource.diaSourceId is "
@@ -195,7 +244,7 @@ def normalise(raw: RawAlert) -> Alert:
     forced = rec.get(keys["forced"]) if "forced" in keys else None
     nondet = rec.get(keys["nondetections"]) if "nondetections" in keys else None
     return Alert("lsst", object_id, source_id, ra % 360.0, dec, mjd, raw.schema_version, obj,
-                 previous, forced or [], nondet or [], cutouts(rec))
+                 previous, forced or [], nondet or [], cutouts(rec), solar_system)
 
 
 def clone(record: dict, index: int, rng: np.random.Generator, **options) -> dict:
@@ -267,6 +316,30 @@ def _native_fields() -> dict[str, tuple[tuple[str, str], ...]]:
 
 
 def native_fields() -> dict[str, list[tuple[str, str]]]:
-    """Rubin light-curve and object columns by kind: union over lsst.v7_0-v11_x, newest
+    """Rubin light-curve and object columns by kind: union over every schema from
+    lsst.v7_0 on (lsst-alert-packet's and the setting ``lsst_schema_dir``'s), newest
     schema's order first."""
     return {kind: list(cols) for kind, cols in _native_fields().items()}
+
+
+@lru_cache(maxsize=1)
+def _solar_system_fields() -> dict[str, tuple[tuple[str, str], ...]]:
+    columns: dict[str, dict[str, str]] = {part: {} for part in SOLAR_SYSTEM_PARTS}
+    for schema_id in sorted(avro.lsst_schema_ids(), reverse=True):
+        if schema_id not in NATIVE_SCHEMA_IDS:
+            continue
+        records = _records(avro.lsst_schema(schema_id), {})
+        for part, cols in columns.items():
+            for f in records.get(part, {}).get("fields", []):
+                t = _primitive(f["type"])
+                old = cols.setdefault(f["name"], t)
+                if old != t:
+                    cols[f["name"]] = _WIDER.get((old, t), "string")
+    return {part: tuple(cols.items()) for part, cols in columns.items()}
+
+
+def solar_system_fields() -> dict[str, list[tuple[str, str]]]:
+    """Native ``(name, Avro primitive)`` fields of the solar-system records ``ssSource``,
+    ``ssObject``, ``MPCORB`` and ``mpc_orbits``: union over lsst.v7_0-v11_x (the records
+    an alert schema carries), newest schema's order first."""
+    return {part: list(cols) for part, cols in _solar_system_fields().items()}

@@ -32,9 +32,10 @@ class DecodeError(ValueError):
 
 
 class SolarSystemAlertError(DecodeError):
-    """A Rubin alert for a solar-system source: it has no ``diaObject`` (``diaObjectId``
-    is null or 0) and only an ``ssObjectId``. Solas stores diaObjects only; callers may
-    count and skip these rather than dead-letter them."""
+    """A Rubin alert for a solar-system source that cannot be read as one: no
+    ``diaObject`` (``diaObjectId`` null or 0) and its solar-system part is unusable
+    (e.g. ``ssSource.ssObjectId`` disagrees with ``diaSource.ssObjectId``).  Readable
+    solar-system alerts are normalised (see :attr:`Alert.is_solar_system`)."""
 
     def __init__(self, reason: str, ss_object_id: int | None = None):
         super().__init__(reason)
@@ -86,3 +87,31 @@ class Alert(NamedTuple):
     """Upper limits (ZTF ``prv_candidates`` without ``candid``; Rubin ``prvDiaNondetectionLimits``)."""
     cutouts: dict[str, bytes]
     """``{"Science"|"Template"|"Difference": stamp bytes}``; ``{}`` if none."""
+    solar_system: dict = {}
+    """Rubin solar-system part, ``{}`` when none (always for ZTF): ``ssObjectId`` (int),
+    and the native records the alert carries, under their alert key: ``ssSource``
+    (v8+), ``ssObject`` (v7), the orbit ``MPCORB`` (v8-v9) or ``mpc_orbits`` (v10+).
+    Never mutated (the default is shared)."""
+
+    @property
+    def ss_object_id(self) -> int | None:
+        """The Rubin ``ssObjectId`` of the alert's solar-system object, else ``None``."""
+        return self.solar_system.get("ssObjectId")
+
+    @property
+    def is_solar_system(self) -> bool:
+        """True for a Rubin alert of a solar-system object WITHOUT a diaObject: its
+        :attr:`object_id` is then the ``ssObjectId`` (not a ``diaObjectId``), it has no
+        ``objects`` row, no features and no sky context.  An alert with both a diaObject
+        and an ``ssSource`` is not one of these (its :attr:`object_id` is the
+        diaObjectId; :attr:`ss_object_id` still names its solar-system object)."""
+        if self.ss_object_id is None:
+            return False
+        trigger = self.detections[-1] if self.detections else {}
+        return not (_nonzero(self.object.get("diaObjectId"))
+                    or _nonzero(trigger.get("diaObjectId")))
+
+
+def _nonzero(value: object) -> bool:
+    """An id that is set: not null, 0 or a JSON rendering's ``"0"``."""
+    return str(value if value is not None else 0).strip() not in ("0", "")

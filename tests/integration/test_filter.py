@@ -126,7 +126,7 @@ async def _run_with_a_sleeper(settings, good: ActiveFilter, slow: ActiveFilter, 
     ro = await mariadb.open_pool(settings, READONLY_USER, READONLY_PASSWORD, maxsize=4)
     try:
         start = time.perf_counter()
-        runs = await run_filters(ro, pool, [slow, good], ids, 100, time_limit_s=2.0)
+        runs = await run_filters(ro, pool, [slow, good], {"objects": ids}, 100, time_limit_s=2.0)
         return runs, time.perf_counter() - start
     finally:
         pool.close(), ro.close()

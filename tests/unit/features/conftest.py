@@ -18,9 +18,11 @@ def _alerts(folder: Path, survey: str) -> list[Alert]:
     for path in sorted(iter_alert_paths([folder])):
         for raw in read_alert_file(path):
             try:
-                out.append(normalise(raw, survey))
-            except DecodeError:  # solar-system alerts and the id-less rendering
+                alert = normalise(raw, survey)
+            except DecodeError:  # the id-less rendering
                 continue
+            if not alert.is_solar_system:  # features are for diaObjects only
+                out.append(alert)
     return out
 
 

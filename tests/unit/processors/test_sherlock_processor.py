@@ -117,7 +117,8 @@ def test_the_context_is_appended_to_the_record_text_as_a_merge_would_give():
 def test_the_position_comes_from_the_headers_or_else_from_the_record():
     with_headers = ingested_message("ZTF21aaaaaaa", 10.5, -3.25, headers=True)
     without = ingested_message("ZTF21aaaaaaa", 10.5, -3.25, headers=False)
-    assert located(with_headers) == {"object_id": b"ZTF21aaaaaaa", "ra": 10.5, "dec": -3.25}
+    assert located(with_headers) == {"object_id": b"ZTF21aaaaaaa", "ra": 10.5, "dec": -3.25,
+                                     "solar_system": False}
     assert located(without)["detections"] and located(without)["ra"] == 10.5
     assert located(with_headers._replace(key=None))["object_id"] == "ZTF21aaaaaaa"
 
