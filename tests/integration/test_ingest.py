@@ -5,11 +5,14 @@ Expectations are computed independently with fastavro from the shipped files.
 from __future__ import annotations
 
 import asyncio
+import io
 import json
+import tarfile
 from collections import defaultdict
 from pathlib import Path
 
 import fastavro
+import pyarrow.parquet as pq
 import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
@@ -112,20 +115,37 @@ def test_corrupt_packets_are_dead_lettered_with_reason_and_bytes(ztf):
         assert headers["solas-origin"].decode().startswith(ztf.raw_topic + "/")
 
 
+def _plain_records(path: Path) -> list[dict]:
+    """The records of one shipped Rubin file, read without Solas: Avro containers and
+    JSON with fastavro/json, the broker Parquet renderings with pyarrow (rows repeating a
+    diaSourceId within a file once), the tar of bare datums with fastavro and its
+    schema.json."""
+    if path.suffix == ".avro":
+        with open(path, "rb") as f:
+            return list(fastavro.reader(f))
+    if path.suffix == ".json":
+        return [json.loads(path.read_text())]
+    if path.suffix == ".parquet":
+        rows = {r["diaSource"]["diaSourceId"]: r for r in pq.read_table(path).to_pylist()}
+        return list(rows.values())
+    if path.name.endswith(".tar.gz"):
+        with tarfile.open(path) as tar:
+            members = {m.name: tar.extractfile(m).read() for m in tar if m.isfile()}
+        schema = fastavro.parse_schema(json.loads(members.pop(next(
+            n for n in members if n.endswith("schema.json")))))
+        return [fastavro.schemaless_reader(io.BytesIO(data), schema)
+                for _, data in sorted(members.items())]
+    return []
+
+
 def lsst_valid_ids(folder: Path) -> list[int]:
-    """diaSourceIds of the Rubin alerts that a plain fastavro/JSON read finds complete:
-    a diaSource with id and position, and a diaObject with an id or, for a solar-system
-    object without a diaObject, a diaSource.ssObjectId (those are alerts too)."""
+    """diaSourceIds of the Rubin alerts that a plain read (:func:`_plain_records`) finds
+    complete: a diaSource with id and position, and a diaObject with an id or, for a
+    solar-system object without a diaObject, a diaSource.ssObjectId (those are alerts
+    too)."""
     ids = []
     for path in sorted(folder.rglob("*")):
-        if path.suffix == ".avro":
-            with open(path, "rb") as f:
-                records = list(fastavro.reader(f))
-        elif path.suffix == ".json":
-            records = [json.loads(path.read_text())]
-        else:
-            continue
-        for rec in records:
+        for rec in _plain_records(path):
             if "DiaSourceList" in rec:  # DP0.2 rendering: the latest source triggers
                 rec = {"diaObject": rec.get("DiaObject"), "diaSource": max(
                     rec["DiaSourceList"], key=lambda s: s["midPointTai"], default=None)}
