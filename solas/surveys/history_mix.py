@@ -35,7 +35,8 @@ long as some sample alerts have long histories (the shipped ones reach ~1,700); 
 sample alert shorter than its draw keeps what it has. The clones come in a random order,
 so any stretch of them has the same mix; the k-th clone of each sample alert is clone
 index k, so the k-th clones of the alerts of one real object make one synthetic object.
-The ``diaObject`` summary (``nDiaSources``, means) is left as the real alert had it.
+The ``diaObject`` summary keeps the real alert's means; its ``nDiaSources`` and
+``firstDiaSourceMjdTai`` are set to the history kept.
 Pure code: the random generator comes in, nothing is read or written.
 """
 from __future__ import annotations
@@ -243,13 +244,33 @@ def in_time_order(record: dict[str, Any]) -> dict[str, Any]:
 def trim_history(record: dict[str, Any], prior: int, forced: int) -> dict[str, Any]:
     """Copy of a Rubin record (histories in time order, :func:`in_time_order`) keeping
     only its latest ``prior`` prior diaSources and ``forced`` forced sources (a null
-    history stays null)."""
+    history stays null).  A trimmed record's ``diaObject`` gets the ``nDiaSources`` and
+    ``firstDiaSourceMjdTai`` of the history it kept (if it has those fields)."""
     new = dict(record)
     for key, keep in zip(_history_keys(record), (prior, forced)):
         rows = record.get(key) if key else None
         if key and rows is not None and len(rows) > keep:
             new[key] = rows[len(rows) - max(keep, 0):]
+    sources = _history_keys(record)[0]
+    if sources and new.get(sources) is not record.get(sources):
+        _summarise_kept(new, new[sources])
     return new
+
+
+def _summarise_kept(record: dict[str, Any], prior: list[Any]) -> None:
+    """Set the diaObject's count and first time of ``record`` (in place; the diaObject is
+    copied) to its kept prior diaSources plus the triggering one."""
+    keys = lsst.parts(record)
+    obj = record.get(keys.get("diaObject", ""))
+    if not isinstance(obj, dict):
+        return
+    obj = record[keys["diaObject"]] = dict(obj)
+    trigger = record.get(keys.get("diaSource", ""))
+    times = [t for t in map(_time, [*prior, trigger]) if math.isfinite(t)]
+    if "nDiaSources" in obj:
+        obj["nDiaSources"] = len(prior) + 1
+    if "firstDiaSourceMjdTai" in obj and times:
+        obj["firstDiaSourceMjdTai"] = min(times)
 
 
 def summarise(dia_sources: Sequence[int], forced: Sequence[int]) -> MixSummary:

@@ -134,6 +134,18 @@ def test_trimming_keeps_the_latest_sources():
     assert null["prvDiaForcedSources"] is None and history_lengths(null) == (1, 0)
 
 
+def test_a_trimmed_diaobject_counts_the_kept_history():
+    rec = record([5.0, 1.0, 3.0, 4.0], [])
+    rec["diaObject"] = {"diaObjectId": 1, "nDiaSources": 5, "firstDiaSourceMjdTai": 1.0,
+                        "r_psfFluxMean": 7.0}
+    trimmed = trim_history(in_time_order(rec), 2, 0)
+    assert trimmed["diaObject"] == {"diaObjectId": 1, "nDiaSources": 3,
+                                    "firstDiaSourceMjdTai": 4.0, "r_psfFluxMean": 7.0}
+    assert rec["diaObject"]["nDiaSources"] == 5  # the original is not changed
+    untouched = trim_history(in_time_order(rec), 10, 0)
+    assert untouched["diaObject"]["nDiaSources"] == 5
+
+
 def test_the_summary_counts_the_mix():
     s = summarise([1, 1, 201, 3], [0, 0, 40, 1])
     assert s.alerts == 4 and s.mean_dia_sources == 51.5 and s.mean_forced == 10.25
