@@ -55,8 +55,9 @@ def normalise(raw: RawAlert, survey: str) -> Alert:
     Required: the object id (ZTF ``objectId``, Rubin ``diaObjectId``), the triggering
     source id (``candid``/``diaSourceId``), finite ``ra`` in [0, 360] and ``dec`` in
     [-90, 90] deg and a finite time (``jd``/``midpointMjdTai``). Raises
-    :class:`DecodeError` naming the field (:class:`SolarSystemAlertError` for Rubin
-    solar-system alerts without a diaObject).
+    :class:`DecodeError` naming the field and the writer schema.  A Rubin alert of a
+    solar-system object without a diaObject is an alert (:attr:`Alert.is_solar_system`);
+    :class:`SolarSystemAlertError` only when its solar-system parts disagree.
     """
     _check_raw(raw, survey)
     try:

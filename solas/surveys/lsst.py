@@ -27,8 +27,13 @@ import numpy as np
 
 from solas.surveys import avro
 from solas.surveys.clone import ClonePlan, RowSpec, clone_row, clone_rows
-from solas.surveys.model import (CUTOUT_KINDS, Alert, DecodeError, RawAlert,
-                                 SolarSystemAlertError)
+from solas.surveys.model import (
+    CUTOUT_KINDS,
+    Alert,
+    DecodeError,
+    RawAlert,
+    SolarSystemAlertError,
+)
 
 SOURCE, OBJECT, FORCED, ALERT, SS_OBJECT = 1, 2, 3, 4, 5
 """Id kinds (see :func:`solas.surveys.clone.new_id`)."""
@@ -298,21 +303,28 @@ _KIND_RECORD = {"detections": "diaSource", "forced": "diaForcedSource",
                 "nondetections": "diaNondetectionLimit", "object": "diaObject"}
 
 
-@lru_cache(maxsize=1)
-def _native_fields() -> dict[str, tuple[tuple[str, str], ...]]:
-    columns: dict[str, dict[str, str]] = {kind: {} for kind in _KIND_RECORD}
+def _union_fields(records_by_key: dict[str, str]) -> dict[str, tuple[tuple[str, str], ...]]:
+    """For each key, the ``(name, Avro primitive)`` fields of record ``records_by_key[key]``
+    over every schema from lsst.v7_0 on, newest schema's order first; a field whose type
+    changed gets the wider type (``string`` if none is)."""
+    columns: dict[str, dict[str, str]] = {key: {} for key in records_by_key}
     for schema_id in sorted(avro.lsst_schema_ids(), reverse=True):
         if schema_id not in NATIVE_SCHEMA_IDS:
             continue
         records = _records(avro.lsst_schema(schema_id), {})
-        for kind, record_name in _KIND_RECORD.items():
-            cols = columns[kind]
+        for key, record_name in records_by_key.items():
+            cols = columns[key]
             for f in records.get(record_name, {}).get("fields", []):
                 t = _primitive(f["type"])
                 old = cols.setdefault(f["name"], t)
                 if old != t:
                     cols[f["name"]] = _WIDER.get((old, t), "string")
-    return {kind: tuple(cols.items()) for kind, cols in columns.items()}
+    return {key: tuple(cols.items()) for key, cols in columns.items()}
+
+
+@lru_cache(maxsize=1)
+def _native_fields() -> dict[str, tuple[tuple[str, str], ...]]:
+    return _union_fields(_KIND_RECORD)
 
 
 def native_fields() -> dict[str, list[tuple[str, str]]]:
@@ -324,18 +336,7 @@ def native_fields() -> dict[str, list[tuple[str, str]]]:
 
 @lru_cache(maxsize=1)
 def _solar_system_fields() -> dict[str, tuple[tuple[str, str], ...]]:
-    columns: dict[str, dict[str, str]] = {part: {} for part in SOLAR_SYSTEM_PARTS}
-    for schema_id in sorted(avro.lsst_schema_ids(), reverse=True):
-        if schema_id not in NATIVE_SCHEMA_IDS:
-            continue
-        records = _records(avro.lsst_schema(schema_id), {})
-        for part, cols in columns.items():
-            for f in records.get(part, {}).get("fields", []):
-                t = _primitive(f["type"])
-                old = cols.setdefault(f["name"], t)
-                if old != t:
-                    cols[f["name"]] = _WIDER.get((old, t), "string")
-    return {part: tuple(cols.items()) for part, cols in columns.items()}
+    return _union_fields({part: part for part in SOLAR_SYSTEM_PARTS})
 
 
 def solar_system_fields() -> dict[str, list[tuple[str, str]]]:

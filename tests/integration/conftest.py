@@ -10,8 +10,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from solas.settings import Settings, load_settings
 from solas.db import init_all
+from solas.settings import Settings, load_settings
 from solas.stack import down, up
 from solas.stores import mariadb
 from solas.topics import filter_topic
@@ -59,6 +59,13 @@ def ztf(stack: Settings, isolate) -> Settings:
     """A ZTF deployment of the test module's own on the stack, schemas created."""
     settings = isolate(stack, "ztf")
     init_all(settings)
+    return settings
+
+
+def empty_database(settings: Settings) -> Settings:
+    """Drop the settings' MariaDB database (left by an earlier run); returns the settings."""
+    with mariadb.connect(settings, database=False) as conn, conn.cursor() as cursor:
+        cursor.execute(f"DROP DATABASE IF EXISTS `{settings.mariadb['db']}`")
     return settings
 
 

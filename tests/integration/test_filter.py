@@ -31,7 +31,7 @@ from solas.topics import (ANNOTATIONS, INGESTED, LIVE, SHERLOCKED, WATCHLIST_CHA
                           end_offsets, ensure_topics, filter_topic, partitions, read_topic,
                           stage_topic)
 from solas.workers import alerts_done, start_worker, stop_worker
-from tests.integration.conftest import execute, make_filter, make_user
+from tests.integration.conftest import empty_database, execute, make_filter, make_user
 from web import db as web_db
 from web.queries import ReadOnlyRunner, compile_for, run_filter
 
@@ -305,8 +305,7 @@ async def on_demand(settings, user: int, selected: str, tables: str, conditions:
 def test_on_demand_and_streaming_select_the_same_objects_over_every_shipped_alert(
         stack, isolate, survey):
     settings = isolate(stack, survey, database=f"{survey}_every")
-    with mariadb.connect(settings, database=False) as conn, conn.cursor() as cursor:
-        cursor.execute(f"DROP DATABASE IF EXISTS `{settings.mariadb['db']}`")  # a rerun's
+    empty_database(settings)
     init_all(settings)
     load_catalogues(settings, progress=False)
     oid, time_column = OBJECT_ID[survey], TIME_COLUMNS[survey]

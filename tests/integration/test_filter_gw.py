@@ -25,6 +25,7 @@ from solas.surveys.clone import ClonePlan, RowSpec, clone_row
 from solas.surveys.ztf import DETECTION_SPEC
 from solas.topics import ensure_topics
 from solas.workers import alerts_done, start_worker, stop_worker
+from tests.integration.conftest import empty_database
 from web import db as web_db
 from web import objects as web_objects
 from web import watchmaps
@@ -41,8 +42,7 @@ POSITION_ONLY = RowSpec(ras=DETECTION_SPEC.ras, decs=DETECTION_SPEC.decs)
 def gw(stack, isolate):
     """A ZTF deployment with a database of its own (emptied first)."""
     settings = isolate(stack, "ztf", database="ztf_gw")
-    with mariadb.connect(settings, database=False) as conn, conn.cursor() as cursor:
-        cursor.execute(f"DROP DATABASE IF EXISTS `{settings.mariadb['db']}`")
+    empty_database(settings)
     init_all(settings)
     return settings
 

@@ -29,6 +29,7 @@ from solas.stores import cassandra, mariadb
 from solas.surveys import clone_record, encode_packet, read_alert_file, to_confluent
 from solas.topics import ensure_topics
 from solas.workers import settings_environment, start_worker, stop_worker, wait_for_done
+from tests.integration.conftest import empty_database
 from tests.unit.surveys.test_schema_changes import (
     NEW_OBJECT_FIELD,
     NEW_SOURCE_FIELD,
@@ -46,8 +47,7 @@ def fresh(settings):
     """Settings with their own MariaDB database and Cassandra keyspace, both empty."""
     settings = dataclasses.replace(settings,
                                    cassandra_keyspace_name=f"test_{uuid.uuid4().hex[:8]}")
-    with mariadb.connect(settings, database=False) as conn, conn.cursor() as cursor:
-        cursor.execute(f"DROP DATABASE IF EXISTS `{settings.mariadb['db']}`")  # a rerun's
+    empty_database(settings)
     return settings
 
 

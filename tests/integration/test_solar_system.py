@@ -19,7 +19,7 @@ from solas.processors.sky import SkyState
 from solas.stack.mariadb import READONLY_PASSWORD, READONLY_USER
 from solas.stores import cassandra, mariadb
 from solas.surveys import encode_packet, read_alert_file
-from tests.integration.conftest import make_user
+from tests.integration.conftest import empty_database, make_user
 from web import db as web_db
 from web import objects as web_objects
 from web.lightcurves import CassandraReader
@@ -31,8 +31,7 @@ from web.queries import run_filter as run_on_demand
 def lsst(stack, isolate):
     """A Rubin deployment of its own, its database made afresh."""
     settings = isolate(stack, "lsst", database="lsst_sso")
-    with mariadb.connect(settings, database=False) as conn, conn.cursor() as cursor:
-        cursor.execute(f"DROP DATABASE IF EXISTS `{settings.mariadb['db']}`")
+    empty_database(settings)
     init_all(settings)
     return settings
 
