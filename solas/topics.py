@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any, Callable
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
@@ -108,9 +109,9 @@ async def _stop(consumer: AIOKafkaConsumer) -> None:
             raise
 
 
-def _consumer(settings: Settings) -> AIOKafkaConsumer:
+def _consumer(settings: Settings, isolation: str = "read_committed") -> AIOKafkaConsumer:
     return AIOKafkaConsumer(bootstrap_servers=settings.kafka, enable_auto_commit=False,
-                            isolation_level="read_committed", fetch_max_bytes=64 * 2**20,
+                            isolation_level=isolation, fetch_max_bytes=64 * 2**20,
                             max_partition_fetch_bytes=settings.max_message_bytes)
 
 
@@ -137,12 +138,14 @@ async def beginning_offsets(settings: Settings, topic: str) -> dict[TopicPartiti
     return await _offsets(settings, topic, "beginning_offsets")
 
 
-async def _offsets(settings: Settings, topic: str, which: str) -> dict[TopicPartition, int]:
-    """The consumer's ``which`` ("end_offsets" or "beginning_offsets") of ``topic``."""
+async def _offsets(settings: Settings, topic: str, which: str,
+                   isolation: str = "read_committed") -> dict[TopicPartition, int]:
+    """The consumer's ``which`` ("end_offsets" or "beginning_offsets") of ``topic``, as
+    seen at ``isolation`` ("read_uncommitted": end offsets past open transactions)."""
     parts = await partitions(settings, topic)
     if not parts:
         return {}
-    consumer = _consumer(settings)
+    consumer = _consumer(settings, isolation)
     await consumer.start()
     try:
         return await getattr(consumer, which)(parts)
@@ -152,10 +155,14 @@ async def _offsets(settings: Settings, topic: str, which: str) -> dict[TopicPart
 
 async def read_topic(settings: Settings, topic: str,
                      start: dict[TopicPartition, int] | None = None,
-                     keep: Callable[[ConsumerRecord], Any] = lambda record: record) -> list:
-    """``keep(record)`` for every record of ``topic`` from ``start`` offsets (default:
-    the beginning) up to its end offsets at call time."""
-    end = await end_offsets(settings, topic)
+                     keep: Callable[[ConsumerRecord], Any] = lambda record: record,
+                     settle_s: float = 0.0) -> list:
+    """``keep(record)`` for every committed record of ``topic`` from ``start`` offsets
+    (default: the beginning) up to its end offsets at call time.  With ``settle_s``,
+    first wait up to that long (s) for transactions still open on the topic to end (a
+    producer that died mid-transaction holds back every later record of its partitions
+    until the broker aborts it), so records committed after that one are read too."""
+    end = await settled_end_offsets(settings, topic, settle_s)
     start = start or {tp: 0 for tp in end}
     consumer = _consumer(settings)
     await consumer.start()
@@ -174,6 +181,22 @@ async def read_topic(settings: Settings, topic: str,
     finally:
         await _stop(consumer)
     return records
+
+
+async def settled_end_offsets(settings: Settings, topic: str, timeout_s: float
+                              ) -> dict[TopicPartition, int]:
+    """The committed end offsets of ``topic`` once no transaction is open on it (its
+    last stable offsets equal its high watermarks), or after ``timeout_s`` (s) as they
+    are then."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        stable = await end_offsets(settings, topic)
+        if time.monotonic() >= deadline:
+            return stable
+        written = await _offsets(settings, topic, "end_offsets", "read_uncommitted")
+        if stable == written:
+            return stable
+        await asyncio.sleep(1.0)
 
 
 async def group_lag(settings: Settings, group: str, partitions: list[TopicPartition]
