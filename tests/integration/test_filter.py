@@ -102,8 +102,18 @@ def test_two_workers_see_a_new_watchlist_and_emit_each_match_once(ztf):
     finally:
         for w in workers:
             stop_worker(w)
-    out = asyncio.run(read_topic(ztf, topic, keep=lambda r: orjson.loads(r.value)))
+    records = asyncio.run(read_topic(ztf, topic))
+    out = [orjson.loads(r.value) for r in records]
     names = sorted(m["objectId"] for m in out)
+    # each message names the alert that produced it (header, JSON body as it was): one of
+    # that object's alerts, and never one alert twice
+    candids = {}
+    for a in alerts:
+        candids.setdefault(a.object_id, set()).add(a.source_id)
+    sent_ids = [int(dict(r.headers)["solas-alert-id"]) for r in records]
+    assert all(i in candids[m["objectId"]] for i, m in zip(sent_ids, out))
+    assert len(sent_ids) == len(set(sent_ids))
+    assert all("solas-alert-id" not in m for m in out)
     # every object on the list matches; an object with two alerts in different batches
     # matches once per alert (its latest detection, jdmax, tells them apart), never twice
     # for the same alert
