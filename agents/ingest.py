@@ -16,11 +16,10 @@ import asyncio
 from agents.app import app, settings
 from agents.topics import deadletter, ingested, raw_alerts
 from solas.processors.ingest import IngestProcessor, Packet
-from solas.processors.upstream import UpstreamIngest
+from solas.processors.upstream import UpstreamIngest, configured_upstream
 from solas.stores import cassandra
 from solas.topics import DEADLETTER, INGESTED
 from solas.surveys.registry import confluent_registry
-from solas.upstream import upstream_kafka
 
 _TOPICS = {INGESTED: ingested, DEADLETTER: deadletter}  # the processor's names -> topics
 
@@ -68,11 +67,10 @@ async def ingest(stream):
 async def ingest_upstream() -> None:
     """Decode, store and forward the survey's own stream (settings ``upstream_*``) in
     batches, committing its offsets in the upstream group once each batch is durable."""
-    upstream = upstream_kafka(settings, settings.upstream_password())
-    reader = UpstreamIngest(upstream, await _processor(), batch_size=settings.batch_size,
-                            batch_timeout_s=settings.batch_timeout_s,
-                            max_message_bytes=settings.max_message_bytes)
-    await reader.run()
+    upstream = await configured_upstream(settings)
+    await UpstreamIngest(upstream, await _processor(), batch_size=settings.batch_size,
+                         batch_timeout_s=settings.batch_timeout_s,
+                         max_message_bytes=settings.max_message_bytes).run()
 
 
 if settings.upstream_kafka:

@@ -19,7 +19,6 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.conn import create_conn
 from aiokafka.errors import (
     AuthenticationFailedError,
-    CommitFailedError,
     KafkaError,
     SaslAuthenticationFailed,
     TopicAuthorizationFailedError,
@@ -28,11 +27,14 @@ from aiokafka.errors import (
 
 from solas import metrics
 from solas.processors.ingest import IngestProcessor, Packet
-from solas.upstream import UpstreamKafka, consumer_options, tls_context
+from solas.settings import SecretError, Settings
+from solas.upstream import UpstreamKafka, consumer_options, tls_context, upstream_kafka
 
 log = logging.getLogger(__name__)
 RETRY_S = (1.0, 2.0, 5.0, 10.0, 30.0)
 """Waits before reconnecting after successive failures, s (the last repeats)."""
+CONFIG_RETRY_S = 30.0
+"""Wait before reading a missing or bad password or CA file again, s."""
 
 
 class UpstreamError(RuntimeError):
@@ -164,7 +166,7 @@ class UpstreamIngest:
     async def _commit(self, consumer: AIOKafkaConsumer, position: Position) -> None:
         try:
             await consumer.commit(position.offsets)
-        except CommitFailedError as exc:  # a rebalance moved the partitions: re-read there
+        except KafkaError as exc:  # e.g. a rebalance moved the partitions: re-read there
             log.warning("upstream offsets not committed (%s): the batch will be read again "
                         "(ingest writes are idempotent)", exc)
 
@@ -192,3 +194,20 @@ class UpstreamIngest:
         log.error("%s; retrying", exc)
         return failures + 1
 
+
+
+
+async def configured_upstream(settings: Settings) -> UpstreamKafka:
+    """The upstream Kafka of ``settings`` with its password and a usable CA file; while
+    either file cannot be used, logs why (never the secret) and tries again every
+    :data:`CONFIG_RETRY_S` seconds instead of stopping the worker."""
+    while True:
+        try:
+            upstream = upstream_kafka(settings, settings.upstream_password())
+            tls_context(upstream)
+            return upstream
+        except (SecretError, ValueError) as exc:
+            metrics.UPSTREAM_ERRORS.labels("configuration").inc()
+            log.error("upstream Kafka %s: %s; retrying in %.0f s", settings.upstream_kafka,
+                      exc, CONFIG_RETRY_S)
+            await asyncio.sleep(CONFIG_RETRY_S)

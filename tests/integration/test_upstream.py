@@ -213,6 +213,26 @@ def test_rubin_alerts_are_read_over_sasl_ssl_with_scram(stack, isolate, survey):
     assert survey["password"] not in log
 
 
+def test_ztf_avro_containers_are_read_over_sasl_ssl(stack, isolate, survey):
+    ztf = reading(isolate(stack, "ztf"), survey, upstream_group_id="solas-broker-ztf")
+    init_all(ztf)
+    packets = [m.value for m in messages_from_paths(
+        [ztf.data_dir / "alerts" / "ztf" / "pittgoogle-labelled"], "ztf")]
+    assert packets and all(p[:4] == b"Obj\x01" for p in packets)  # Avro container files
+    expected = sorted(normalise(decode_packet(p, "ztf"), "ztf").source_id for p in packets)
+    asyncio.run(publish(survey["plain"], ztf.upstream_topic, packets))
+    start = asyncio.run(end_offsets(ztf, stage_topic(ztf, INGESTED)))
+    worker = start_worker(ztf, ["ingest"], 8)
+    try:
+        wait_for_done(worker, "ingest", len(packets), TIMEOUT_S)
+    finally:
+        stop_worker(worker)
+    forwarded = asyncio.run(read_topic(ztf, stage_topic(ztf, INGESTED), start,
+                                       keep=lambda r: r.value))
+    assert sorted(alert_from_ingested(v)[0].source_id for v in forwarded) == expected
+    assert "group solas-broker-ztf]" in worker.log_path.read_text(errors="replace")
+
+
 def test_a_wrong_password_or_ca_gets_a_clear_error(stack, isolate, survey, tmp_path):
     settings = reading(isolate(stack, "lsst"), survey)
     right = upstream_kafka(settings, settings.upstream_password())

@@ -53,3 +53,27 @@ def test_an_upstream_error_names_cluster_user_and_cause_but_not_the_password():
                           "password): "
                           "SaslAuthenticationFailed: bad")
     assert "pw-123" not in str(error)
+
+
+def test_a_missing_password_file_is_waited_for_not_fatal(tmp_path, monkeypatch):
+    import asyncio
+
+    from solas import metrics
+    from solas.processors import upstream
+    from solas.settings import load_settings
+
+    settings = load_settings({"SOLAS_UPSTREAM_KAFKA": "127.0.0.1:9",
+                              "SOLAS_UPSTREAM_USERNAME": "u",
+                              "SOLAS_UPSTREAM_PASSWORD_FILE": str(tmp_path / "later")})
+    monkeypatch.setattr(upstream, "CONFIG_RETRY_S", 0.05)
+    before = metrics.UPSTREAM_ERRORS.labels("configuration")._value.get()
+
+    async def arrive_later():
+        task = asyncio.ensure_future(upstream.configured_upstream(settings))
+        await asyncio.sleep(0.12)
+        assert not task.done()
+        (tmp_path / "later").write_text("pw\n")
+        return await asyncio.wait_for(task, 2)
+
+    assert asyncio.run(arrive_later()).password == "pw"
+    assert metrics.UPSTREAM_ERRORS.labels("configuration")._value.get() - before >= 2
