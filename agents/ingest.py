@@ -1,5 +1,9 @@
 """Ingest agent: raw alert topic -> Cassandra -> topic ``ingested``.
 
+With ``SOLAS_UPSTREAM_KAFKA`` set, a worker task reads the survey's own Kafka instead
+(:mod:`solas.processors.upstream`: SASL_SSL, its own consumer group) into the same
+processor.
+
 Thin wiring: batches of events from ``stream.take_events`` go to the
 :class:`~solas.processors.ingest.IngestProcessor`; faust acks the events (and
 so may commit their offsets) only after the processor returns, i.e. after the
@@ -12,6 +16,7 @@ import asyncio
 from agents.app import app, settings
 from agents.topics import deadletter, ingested, raw_alerts
 from solas.processors.ingest import IngestProcessor, Packet
+from solas.processors.upstream import UpstreamIngest, configured_upstream
 from solas.stores import cassandra
 from solas.topics import DEADLETTER, INGESTED
 from solas.surveys.registry import confluent_registry
@@ -52,9 +57,23 @@ def _packet(event) -> Packet:
                   f"{message.topic}/{message.partition}/{message.offset}")
 
 
-@app.agent(raw_alerts, concurrency=settings.ingest_concurrency)
 async def ingest(stream):
     """Decode, store and forward raw alerts in batches."""
     processor = await _processor()
     async for events in stream.take_events(settings.batch_size, within=settings.batch_timeout_s):
         await processor.process([_packet(e) for e in events])
+
+
+async def ingest_upstream() -> None:
+    """Decode, store and forward the survey's own stream (settings ``upstream_*``) in
+    batches, committing its offsets in the upstream group once each batch is durable."""
+    upstream = await configured_upstream(settings)
+    await UpstreamIngest(upstream, await _processor(), batch_size=settings.batch_size,
+                         batch_timeout_s=settings.batch_timeout_s,
+                         max_message_bytes=settings.max_message_bytes).run()
+
+
+if settings.upstream_kafka:
+    app.task(ingest_upstream)
+else:
+    app.agent(raw_alerts, concurrency=settings.ingest_concurrency)(ingest)

@@ -38,6 +38,10 @@ CASSANDRA_BUSY_WAITS = Counter("solas_cassandra_busy_waits_statements",
 STAGE_RETRIES = Counter("solas_stage_retries_batches",
                         "Batch steps that failed (a store or registry away) and were retried",
                         ["stage", "step"])
+UPSTREAM_ERRORS = Counter("solas_upstream_errors_connections",
+                         "Failures reading the survey's own Kafka (the ingest stage then "
+                         "reconnects): authentication, authorisation, TLS, unreachable",
+                         ["kind"])
 SHERLOCK_CLASSIFIED = Counter("solas_sherlock_classified_alerts",
                               "Alerts given a contextual classification", ["classification"])
 SHERLOCK_CACHE_HITS = Counter("solas_sherlock_cache_hits_alerts",

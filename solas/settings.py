@@ -35,6 +35,35 @@ class Settings:
     schema_registry: str = _doc(
         "URL of a Confluent schema registry for framed packets; empty: Rubin schemas from "
         "lsst-alert-packet.", "", "SOLAS_SCHEMA_REGISTRY")
+    upstream_kafka: str = _doc(
+        "Bootstrap servers of the survey's own Kafka (host:port[,host:port]) from which the "
+        "ingest stage reads the alert stream, as the community brokers do; empty: the raw "
+        "topic of this deployment's Kafka (SOLAS_KAFKA), as `solas replay` fills it.", "",
+        "SOLAS_UPSTREAM_KAFKA")
+    upstream_topic: str = _doc(
+        "Alert topic on the upstream Kafka; empty: the raw topic name (alerts-<survey>).",
+        "", "SOLAS_UPSTREAM_TOPIC")
+    upstream_security_protocol: str = _doc(
+        "Security protocol of the upstream Kafka: PLAINTEXT, SSL, SASL_PLAINTEXT or "
+        "SASL_SSL (Rubin: SASL_SSL).", "SASL_SSL", "SOLAS_UPSTREAM_SECURITY_PROTOCOL")
+    upstream_sasl_mechanism: str = _doc(
+        "SASL mechanism of the upstream Kafka: SCRAM-SHA-512 (Rubin), SCRAM-SHA-256 or "
+        "PLAIN.", "SCRAM-SHA-512", "SOLAS_UPSTREAM_SASL_MECHANISM")
+    upstream_username: str = _doc("SASL user name the survey gave this broker.", "",
+                                  "SOLAS_UPSTREAM_USERNAME")
+    upstream_password_file: str = _doc(
+        "File holding that user's SASL password (one line; the password itself is never "
+        "an environment variable, never logged).", "", "SOLAS_UPSTREAM_PASSWORD_FILE")
+    upstream_ca_file: str = _doc(
+        "PEM file of the CA(s) that signed the upstream Kafka's TLS certificates; empty: "
+        "the system's CAs.", "", "SOLAS_UPSTREAM_CA_FILE")
+    upstream_group_id: str = _doc(
+        "Consumer group of the ingest stage on the upstream Kafka (Rubin expects it to "
+        "start with the user name); empty: <username>-<app id>, or <app id>-upstream "
+        "without a user name.", "", "SOLAS_UPSTREAM_GROUP_ID")
+    upstream_offset_reset: str = _doc(
+        "Where a new upstream consumer group starts: 'earliest' (everything the survey "
+        "still holds) or 'latest'.", "earliest", "SOLAS_UPSTREAM_OFFSET_RESET")
     lsst_schema_dir: str = _doc(
         "Folder of Rubin alert schemas newer than the installed lsst-alert-packet "
         "(lsst.vM_m.alert.avsc, with its sibling .avsc files if it refers to them); empty: "
@@ -164,6 +193,27 @@ class Settings:
         return self.raw_topic_name or f"alerts-{self.survey}"
 
     @property
+    def upstream_topic_name(self) -> str:
+        """Alert topic the ingest stage reads on the upstream Kafka."""
+        return self.upstream_topic or self.raw_topic
+
+    @property
+    def upstream_group(self) -> str:
+        """Consumer group of the ingest stage on the upstream Kafka."""
+        if self.upstream_group_id:
+            return self.upstream_group_id
+        if self.upstream_username:
+            return f"{self.upstream_username}-{self.app_id}"
+        return f"{self.app_id}-upstream"
+
+    def upstream_password(self) -> str:
+        """The upstream SASL password, read from :attr:`upstream_password_file` now
+        (empty when no file is set); see :func:`read_secret`."""
+        if not self.upstream_password_file:
+            return ""
+        return read_secret(self.upstream_password_file, "SOLAS_UPSTREAM_PASSWORD_FILE")
+
+    @property
     def cassandra_keyspace(self) -> str:
         """Keyspace of light curves and cutouts (one per survey by default)."""
         return self.cassandra_keyspace_name or f"solas_{self.survey}"
@@ -194,6 +244,47 @@ class Settings:
         return [h.strip() for h in self.cassandra_hosts.split(",") if h.strip()]
 
 
+class SecretError(ValueError):
+    """A secret file that cannot be used; the message names the file, never its text."""
+
+
+def read_secret(path: str, setting: str) -> str:
+    """The secret in the file ``path`` (named by setting ``setting``): its text without
+    the trailing newline.  A missing, unreadable or empty file is a :class:`SecretError`
+    naming the setting and the file; the secret itself is never in a message."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not UTF-8 text"
+        raise SecretError(f"{setting}: cannot read the secret file {path}: {reason}") from None
+    secret = text.rstrip("\r\n")
+    if not secret:
+        raise SecretError(f"{setting}: the secret file {path} is empty")
+    return secret
+
+
+UPSTREAM_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+UPSTREAM_MECHANISMS = ("SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN")
+
+
+def _check_upstream(settings: Settings) -> None:
+    """Clear errors for upstream Kafka settings that cannot work."""
+    if settings.upstream_security_protocol not in UPSTREAM_PROTOCOLS:
+        raise ValueError(f"SOLAS_UPSTREAM_SECURITY_PROTOCOL must be one of "
+                         f"{UPSTREAM_PROTOCOLS}, not {settings.upstream_security_protocol!r}")
+    if settings.upstream_sasl_mechanism not in UPSTREAM_MECHANISMS:
+        raise ValueError(f"SOLAS_UPSTREAM_SASL_MECHANISM must be one of "
+                         f"{UPSTREAM_MECHANISMS}, not {settings.upstream_sasl_mechanism!r}")
+    if settings.upstream_offset_reset not in ("earliest", "latest"):
+        raise ValueError("SOLAS_UPSTREAM_OFFSET_RESET must be 'earliest' or 'latest', not "
+                         f"{settings.upstream_offset_reset!r}")
+    sasl = settings.upstream_security_protocol.startswith("SASL_")
+    if settings.upstream_kafka and sasl and not (settings.upstream_username
+                                                 and settings.upstream_password_file):
+        raise ValueError(f"SOLAS_UPSTREAM_KAFKA uses {settings.upstream_security_protocol}: "
+                         "set SOLAS_UPSTREAM_USERNAME and SOLAS_UPSTREAM_PASSWORD_FILE")
+
+
 def _convert(kind, raw: str):
     if kind in (int, "int"):
         return int(raw)
@@ -215,6 +306,7 @@ def load_settings(environ: dict | None = None) -> Settings:
     settings = Settings(**values)
     if settings.survey not in SURVEYS:
         raise ValueError(f"SOLAS_SURVEY must be one of {SURVEYS}, not {settings.survey!r}")
+    _check_upstream(settings)
     return settings
 
 

@@ -170,5 +170,7 @@ while True:
         print(msg.error())
         break
     match = json.loads(msg.value())
-    print(match)
+    # the alert that produced the match (ZTF candid, Rubin diaSourceId): deduplicate on it
+    alert_id = dict(msg.headers() or []).get('solas-alert-id', b'').decode()
+    print(alert_id, match)
 """)

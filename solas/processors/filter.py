@@ -73,8 +73,9 @@ class Parsed(NamedTuple):
 
 
 class KafkaMessage(NamedTuple):
-    """One message to send; ``headers`` carry the alert's raw-topic timestamp (ms), so a
-    consumer can measure how long the alert took to reach it."""
+    """One message to send; ``headers`` carry the id of the alert that produced it and
+    the alert's raw-topic timestamp (ms), so a consumer can deduplicate per alert and
+    measure how long the alert took to reach it."""
 
     topic: str
     key: bytes | None
@@ -299,6 +300,19 @@ def match_sources(runs: Sequence[FilterRun], parsed: Parsed) -> dict[tuple[int, 
             if row[0] in latest}
 
 
+def match_headers(parsed: Parsed, i: int | None) -> list[tuple[str, bytes]]:
+    """Kafka headers of a match produced by alert ``i`` of the batch: the alert's id
+    (:data:`~solas.processors.messages.ALERT_ID_HEADER`) and its raw-topic timestamp (ms)
+    when known; none for a match no alert of the batch produced (an annotation re-run)."""
+    if i is None:
+        return []
+    headers = [messages.alert_id_header(parsed.alerts[i].source_id)]
+    raw_ms = parsed.raw_ms[i]
+    if raw_ms:
+        headers.append((RAW_TIMESTAMP_HEADER, str(raw_ms).encode()))
+    return headers
+
+
 def outgoing(runs: Sequence[FilterRun], parsed: Parsed, quota: QuotaBook,
              live_topic: str = LIVE, already: frozenset = frozenset()) -> Outgoing:
     """Kafka messages and e-mail rows for every match of every filter, leaving out the
@@ -318,8 +332,7 @@ def outgoing(runs: Sequence[FilterRun], parsed: Parsed, quota: QuotaBook,
                 emitted.append(pair)
             payload = messages.match_payload(active.compiled.keys, values, utc)
             key = str(object_id).encode()
-            raw_ms = parsed.raw_ms[i] if i is not None else None
-            headers = [(RAW_TIMESTAMP_HEADER, str(raw_ms).encode())] if raw_ms else []
+            headers = match_headers(parsed, i)
             kafka.append(KafkaMessage(live_topic, key, messages.live_message(
                 active.id, active.name, active.user, active.public, object_id, payload),
                 headers))

@@ -18,6 +18,16 @@ LITE_FIELDS = {
     "lsst": ("diaSourceId", "midpointMjdTai", "band", "psfFlux", "psfFluxErr", "ra", "dec"),
 }
 LITE_ALIASES = {"midPointTai": "midpointMjdTai", "filterName": "band"}
+ALERT_ID_HEADER = "solas-alert-id"
+"""Kafka header of every filter message an alert produced: the id of that alert (ZTF
+``candid``, Rubin ``diaSourceId``) in decimal ASCII, so a consumer can drop a match it
+already has for the same alert (exactly once per alert, checked by the consumer)."""
+
+
+def alert_id_header(alert_id: int) -> tuple[str, bytes]:
+    """The :data:`ALERT_ID_HEADER` header of a message produced by alert ``alert_id``
+    (64-bit exact: written as decimal text, never as a float)."""
+    return ALERT_ID_HEADER, str(int(alert_id)).encode()
 
 
 def utc_now() -> str:

@@ -104,9 +104,18 @@ def test_two_workers_see_a_new_watchlist_and_emit_each_match_once(ztf):
             stop_worker(w)
     # a worker stopped mid-transaction holds back later records until the broker aborts it
     settle_s = ztf.filter_transaction_timeout_s + 30
-    out = asyncio.run(read_topic(ztf, topic, keep=lambda r: orjson.loads(r.value),
-                                 settle_s=settle_s))
+    records = asyncio.run(read_topic(ztf, topic, settle_s=settle_s))
+    out = [orjson.loads(r.value) for r in records]
     names = sorted(m["objectId"] for m in out)
+    # each message names the alert that produced it (header, JSON body as it was): one of
+    # that object's alerts, and never one alert twice
+    candids = {}
+    for a in alerts:
+        candids.setdefault(a.object_id, set()).add(a.source_id)
+    sent_ids = [int(dict(r.headers)["solas-alert-id"]) for r in records]
+    assert all(i in candids[m["objectId"]] for i, m in zip(sent_ids, out))
+    assert len(sent_ids) == len(set(sent_ids))
+    assert all("solas-alert-id" not in m for m in out)
     # every object on the list matches; an object with two alerts in different batches
     # matches once per alert (its latest detection, jdmax, tells them apart), never twice
     # for the same alert

@@ -43,3 +43,35 @@ def test_worker_state_is_kept_per_application_id_and_worker():
     a = load_settings({"SOLAS_HOME": "/x", "SOLAS_APP_ID": "solas-a", "SOLAS_WORKER_ID": "2"})
     b = load_settings({"SOLAS_HOME": "/x", "SOLAS_APP_ID": "solas-b", "SOLAS_WORKER_ID": "2"})
     assert a.worker_dir == Path("/x/workers/solas-a/2") and a.worker_dir != b.worker_dir
+
+
+def test_the_upstream_password_is_read_from_its_file_and_never_shown(tmp_path):
+    from solas.settings import SecretError
+    secret = tmp_path / "upstream.password"
+    secret.write_text("s3cret-Value\n")
+    settings = load_settings({"SOLAS_UPSTREAM_KAFKA": "kafka.example:9096",
+                              "SOLAS_UPSTREAM_USERNAME": "solas-broker",
+                              "SOLAS_UPSTREAM_PASSWORD_FILE": str(secret)})
+    assert settings.upstream_password() == "s3cret-Value"
+    assert "s3cret" not in repr(settings)
+    assert settings.upstream_group == f"solas-broker-{settings.app_id}"
+    assert settings.upstream_topic_name == "alerts-ztf"
+    missing = load_settings({"SOLAS_UPSTREAM_PASSWORD_FILE": str(tmp_path / "nope")})
+    with pytest.raises(SecretError, match="SOLAS_UPSTREAM_PASSWORD_FILE: cannot read .*nope"):
+        missing.upstream_password()
+    (tmp_path / "empty").write_text("\n")
+    with pytest.raises(SecretError, match="is empty"):
+        load_settings({"SOLAS_UPSTREAM_PASSWORD_FILE": str(tmp_path / "empty")}
+                      ).upstream_password()
+
+
+def test_upstream_settings_that_cannot_work_are_refused():
+    with pytest.raises(ValueError, match="SOLAS_UPSTREAM_SECURITY_PROTOCOL"):
+        load_settings({"SOLAS_UPSTREAM_SECURITY_PROTOCOL": "SASL_TLS"})
+    with pytest.raises(ValueError, match="SOLAS_UPSTREAM_SASL_MECHANISM"):
+        load_settings({"SOLAS_UPSTREAM_SASL_MECHANISM": "GSSAPI"})
+    with pytest.raises(ValueError, match="SOLAS_UPSTREAM_USERNAME and SOLAS_UPSTREAM_PASS"):
+        load_settings({"SOLAS_UPSTREAM_KAFKA": "kafka.example:9096"})
+    plain = load_settings({"SOLAS_UPSTREAM_KAFKA": "127.0.0.1:9092",
+                           "SOLAS_UPSTREAM_SECURITY_PROTOCOL": "PLAINTEXT"})
+    assert plain.upstream_group == f"{plain.app_id}-upstream"

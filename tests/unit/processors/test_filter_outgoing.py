@@ -83,6 +83,27 @@ def test_every_match_carries_its_alerts_raw_topic_timestamp():
     parsed = parsed_for("ZTF1", "ZTF2")._replace(raw_ms=[1700000000123, None])
     out = outgoing([run(2, [("ZTF1", 3), ("ZTF2", 4)])], parsed, QuotaBook())
     stamped = {(m.topic, m.key): dict(m.headers) for m in out.kafka}
-    assert stamped[("solas_filter_7", b"ZTF1")] == {"solas-raw-timestamp-ms": b"1700000000123"}
-    assert stamped[("live", b"ZTF1")] == {"solas-raw-timestamp-ms": b"1700000000123"}
-    assert stamped[("solas_filter_7", b"ZTF2")] == {}
+    assert stamped[("solas_filter_7", b"ZTF1")]["solas-raw-timestamp-ms"] == b"1700000000123"
+    assert stamped[("live", b"ZTF1")]["solas-raw-timestamp-ms"] == b"1700000000123"
+    assert "solas-raw-timestamp-ms" not in stamped[("solas_filter_7", b"ZTF2")]
+
+
+def test_every_match_names_the_alert_that_produced_it_in_a_header():
+    big = 3372079806152048650  # a 64-bit Rubin diaSourceId stays exact
+    parsed = parsed_for("ZTF1", "ZTF2", "ZTF1")
+    parsed = parsed._replace(alerts=[a._replace(source_id=s) for a, s in
+                                     zip(parsed.alerts, (11, big, 13))])
+    out = outgoing([run(4, [("ZTF1", "ZTF1", 3), ("ZTF2", "ZTF2", 4)])], parsed, QuotaBook())
+    ids = {(m.topic, m.key): dict(m.headers)["solas-alert-id"] for m in out.kafka}
+    # ZTF1's match comes from its latest alert in the batch (the third), not the first
+    assert ids[("solas_filter_7", b"ZTF1")] == b"13"
+    assert ids[("solas_filter_7", b"ZTF2")] == str(big).encode()
+    assert ids[("live", b"ZTF2")] == str(big).encode()
+    body = orjson.loads(next(m.value for m in out.kafka if m.topic == "solas_filter_7"))
+    assert set(body) == {"objectId", "ncand", "UTC", "alert"}  # the JSON body is as before
+
+
+def test_a_match_no_alert_produced_carries_no_alert_id():
+    out = outgoing([run(2, [("ZTF9", "ZTF9", 4)])], Parsed([], [], [], [], [], []),
+                   QuotaBook(), "live")
+    assert [m.headers for m in out.kafka] == [[], []]
