@@ -66,6 +66,7 @@ def with_fetch_sizing(consumer: aiokafka.AIOKafkaConsumer, settings: Settings
     """``consumer`` (not yet started) with the fetch sizing of ``settings``: aiokafka
     passes these to its fetcher when the consumer starts."""
     consumer._fetch_min_bytes = settings.consumer_fetch_min_bytes
+    consumer._fetch_max_bytes = settings.consumer_fetch_max_bytes
     consumer._fetch_max_wait_ms = settings.consumer_fetch_max_wait_ms
     return consumer
 

@@ -437,12 +437,15 @@ def bench_sherlock(settings: Settings, n: int) -> dict:
 
 def run_bench(settings: Settings, stage: str, n: int, rate: float | None,
               json_path: str | None, source: list[str] | None = None, workers: int = 1,
-              preload: bool = False, mix: str | None = None) -> int:
+              preload: bool = False, mix: str | None = None,
+              warmup: int | None = None) -> int:
     """Entry point of ``solas bench``; prints and optionally writes JSON.  ``mix``: the
     history mix of the cloned alerts (default :func:`default_mix`; ``wide`` and ``deep``
     are for Rubin only)."""
     if (preload or workers != 1) and stage != "ingest":
         raise SystemExit("--workers and --preload are for --stage ingest")
+    if warmup is not None and stage != "all":
+        raise SystemExit("--warmup is for --stage all")
     if mix is not None:
         if stage == "sherlock":
             raise SystemExit("--mix shapes the cloned alerts' histories; --stage sherlock "
@@ -463,10 +466,10 @@ def run_bench(settings: Settings, stage: str, n: int, rate: float | None,
         from solas.bench_features import run_features_bench
         result = run_features_bench(settings, n, [Path(p) for p in source or ()], mix)
     elif stage == "all":
-        from solas.bench_all import DEFAULT_RATE, bench_all
+        from solas.bench_all import DEFAULT_RATE, DEFAULT_WARMUP, bench_all
         plot = Path(json_path).with_suffix(".png") if json_path else Path("bench-all.png")
         result = bench_all(settings, n, rate or DEFAULT_RATE, [Path(p) for p in source or ()],
-                           plot, mix)
+                           plot, mix, DEFAULT_WARMUP if warmup is None else warmup)
     else:
         raise SystemExit(f"unknown stage {stage!r}; available: ingest, sherlock, filter, "
                          "features, all")

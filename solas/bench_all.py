@@ -4,8 +4,11 @@ Runs in its own database and topic namespace on the running stack (as the filter
 bench does), with the standard workload: 10 watchlists (one of 1e6 cones), 100
 watchmaps, 100 filters with Kafka output, 5 annotators.  Three worker processes
 run the stages side by side: ingest, sherlock, and filter with the annotation
-agent.  After a warm-up backlog, ``n`` cloned real alerts are replayed at
-``rate`` per second while the bench samples, once a second, every stage's
+agent.  After a warm-up backlog (:data:`DEFAULT_WARMUP` alerts by default: the
+services' JVMs are freshly started, and until their JIT compilers have compiled the
+hot code they spend about half their CPU compiling, a cost a long-running deployment
+does not pay), ``n`` other cloned real alerts are replayed at ``rate`` per second
+while the bench samples, once a second, every stage's
 finished count, its lag (messages waiting: produced upstream and not yet done)
 and each process's CPU and memory.  A read_committed consumer on every filter
 topic timestamps each match as it becomes readable: end-to-end latency is that
@@ -40,7 +43,11 @@ STAGES = ("ingest", "sherlock", "filter")
 #: stage -> (agents of its worker process, worker id: offsets the metrics port)
 WORKERS = {"ingest": (["ingest"], 3), "sherlock": (["sherlock"], 4),
            "filter": (["filter", "annotation"], 5)}
-WARMUP = 500
+DEFAULT_WARMUP = 10_000
+"""Alerts of the default warm-up backlog (at least :data:`MIN_WARMUP`)."""
+MIN_WARMUP = 500
+"""Fewest warm-up alerts: enough to build every index, load the filters and make the
+topics."""
 DEFAULT_RATE = 333.0  # alerts/s: the Rubin mean
 P99_GOAL_S = 30.0
 
@@ -241,25 +248,30 @@ def kept_up(growth: float, rate: float, p99_s: float | None) -> bool:
 
 
 def bench_all(settings: Settings, n: int, rate: float, source: list[Path],
-              plot_path: Path | None = None, mix: str | None = None) -> dict:
+              plot_path: Path | None = None, mix: str | None = None,
+              warmup: int = DEFAULT_WARMUP) -> dict:
     """Run the end-to-end benchmark on clones of the alerts under ``source`` (default:
     :func:`solas.bench.default_source`) with the history ``mix`` (default
-    :func:`solas.bench.default_mix`); returns the results dictionary."""
+    :func:`solas.bench.default_mix`), after a backlog of ``warmup`` other clones;
+    returns the results dictionary."""
     mix = check_mix_survey(mix or default_mix(settings.survey), settings.survey)
+    warmup = max(MIN_WARMUP, warmup)
     s = bench_settings(settings)
     prepare_bench_database(s)
-    messages = make_messages(s, WARMUP + n, source or default_source(s), mix)
+    messages = make_messages(s, warmup + n, source or default_source(s), mix)
+    warm, messages = messages[:warmup], messages[warmup:]
     workload = create_workload(s, alert_positions(messages, s.survey))
     workers = _start_workers(s)
     try:
-        base = _warm_up(s, messages[:WARMUP], workers)
+        base = _warm_up(s, warm, workers)
+        del warm
         pids = {**service_pids(s), **{f"worker-{k}": w.process.pid for k, w in workers.items()},
                 "bench": os.getpid()}  # the load generator and the match clock share the cores
         sampler = Sampler(workers, pids, base)
         print(f"replaying {n} alerts at {rate:g}/s ...")
         with MemoryWatch(pids) as memory, MatchClock(s, [filter_topic(s, f) for f in workload.filters]) \
                 as clock:
-            replay_s = _replay(s, messages[WARMUP:], rate, sampler, workers,
+            replay_s = _replay(s, messages, rate, sampler, workers,
                                drain_s=max(120.0, n / rate))
             time.sleep(3.0)  # the last transaction's matches become readable
         steps = {stage: read_metrics(w.metrics_port) for stage, w in workers.items()}
@@ -267,7 +279,8 @@ def bench_all(settings: Settings, n: int, rate: float, source: list[Path],
         for worker in workers.values():
             stop_worker(worker)
     result = _result(s, n, rate, workload, sampler, clock, memory, replay_s, steps)
-    result["history_mix"] = history_summary(messages[WARMUP:], mix)
+    result["history_mix"] = history_summary(messages, mix)
+    result["warmup_alerts"] = warmup
     if plot_path:
         from solas.bench_plot import plot_run
         plot_run(plot_path, rate, sampler.samples, np.array(clock.arrival),

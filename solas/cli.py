@@ -88,7 +88,7 @@ def _bench(args) -> int:
     from solas.bench import run_bench
 
     return run_bench(get_settings(), args.stage, args.alerts, args.rate, args.json,
-                     args.source, args.workers, args.preload, args.mix)
+                     args.source, args.workers, args.preload, args.mix, args.warmup)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -172,6 +172,9 @@ def build_parser() -> argparse.ArgumentParser:
     bn.add_argument("--preload", action="store_true",
                     help="produce every alert before the workers start, and measure once they "
                     "share the raw topic (--stage ingest)")
+    bn.add_argument("--warmup", type=int,
+                    help="--stage all: alerts sent as a backlog before the timed replay, "
+                    "so the services' JIT compilers are done (default 10000, at least 500)")
     bn.set_defaults(func=_bench)
     return parser
 

@@ -170,6 +170,11 @@ class Settings:
         "Bytes a worker's Kafka fetch waits for before the broker answers (faust asks for "
         "1: a fetch per few alerts cost a fifth of the ingest worker's CPU).", 512 * 1024,
         "SOLAS_CONSUMER_FETCH_MIN_BYTES")
+    consumer_fetch_max_bytes: int = _doc(
+        "Most bytes one Kafka fetch of a worker returns (a larger single message still "
+        "comes whole): the response is buffered in Python before it is parsed, and "
+        "buffering tens of MB of a backlog cost the ingest worker a fifth of its time.",
+        4 * 1024 * 1024, "SOLAS_CONSUMER_FETCH_MAX_BYTES")
     consumer_fetch_max_wait_ms: int = _doc(
         "Longest wait of a worker's Kafka fetch for those bytes, ms: bounds the latency "
         "this adds to each stage when alerts are few.", 250, "SOLAS_CONSUMER_FETCH_MAX_WAIT_MS")

@@ -217,26 +217,23 @@ def columns_from_fields(fields: list[tuple[str, str]], first: tuple[Column, ...]
 
 
 @lru_cache(maxsize=64)
-def _declared(columns: tuple[str, ...], packed: tuple[str, ...]) -> frozenset[str]:
-    return frozenset(columns) | frozenset(packed)
+def _column_set(columns: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(columns)
 
 
-def packed_row(row: dict[str, Any], columns: tuple[str, ...], packed: tuple[str, ...]
+def packed_row(row: dict[str, Any], columns: tuple[str, ...]
                ) -> tuple[tuple[str, ...], list]:
     """The names and values to store for ``row``: its non-null ``columns``, then, if any
-    other field is not null, :data:`PACKED_COLUMN` with those as one JSON object: the
-    ``packed`` columns in their order, then any field the spec does not declare (a field
-    of a schema newer than the column spec is kept, not dropped), by name.
+    other field is not null, :data:`PACKED_COLUMN` with those fields as one JSON object,
+    by name in the row's order (the spec's packed columns, and any field the spec does not
+    declare: a field of a schema newer than the column spec is kept, not dropped).
 
     64-bit integers stay exact and floats round-trip; NaN and infinities become null;
     bytes become base64 text.  Any other value JSON cannot hold raises ``TypeError``."""
     names = tuple(n for n in columns if row.get(n) is not None)
     values = [row[n] for n in names]
-    extra = {n: row[n] for n in packed if row.get(n) is not None}
-    undeclared = row.keys() - _declared(columns, packed)
-    for n in sorted(undeclared) if undeclared else ():
-        if row[n] is not None:
-            extra[n] = row[n]
+    stored = _column_set(columns)
+    extra = {n: v for n, v in row.items() if v is not None and n not in stored}
     if extra:
         names += (PACKED_COLUMN,)
         values.append(orjson.dumps(extra, default=_base64).decode())

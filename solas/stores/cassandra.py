@@ -252,10 +252,9 @@ class CassandraStore:
         go into one JSON column), with its size (:func:`row_bytes`)."""
         spec = self.tables[kind]
         columns = tuple(n for n in spec.column_names if n != PACKED_COLUMN)
-        packed = tuple(spec.packed_names)
         bound = []
         for row in rows:
-            names, values = packed_row(row, columns, packed)
+            names, values = packed_row(row, columns)
             statement = bind_values(self._insert(kind, names), values)
             bound.append((statement, row_bytes(statement)))
         return bound

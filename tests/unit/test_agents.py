@@ -46,16 +46,16 @@ async def main():
     consumer = app.transport.create_consumer(callback=ignore, on_partitions_revoked=ignore,
                                              on_partitions_assigned=ignore)
     kafka = consumer._new_consumer_thread()._create_worker_consumer(app.transport)
-    print(json.dumps([kafka._fetch_min_bytes, kafka._fetch_max_wait_ms]))
+    print(json.dumps([kafka._fetch_min_bytes, kafka._fetch_max_wait_ms, kafka._fetch_max_bytes]))
     await kafka.stop()
 
 asyncio.run(main())
 """
     env = {**os.environ, "SOLAS_CONSUMER_FETCH_MIN_BYTES": "123456",
-           "SOLAS_CONSUMER_FETCH_MAX_WAIT_MS": "77"}
+           "SOLAS_CONSUMER_FETCH_MAX_WAIT_MS": "77", "SOLAS_CONSUMER_FETCH_MAX_BYTES": "654321"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=120, check=True, env=env).stdout
-    assert json.loads(out.strip().splitlines()[-1]) == [123456, 77]
+    assert json.loads(out.strip().splitlines()[-1]) == [123456, 77, 654321]
 
 
 COMMIT_SCENARIOS = """

@@ -132,6 +132,11 @@ def test_ingest_only_flags_are_refused_for_other_stages(deployment, flags):
         run_bench(deployment, "filter", 100, None, None, **flags)
 
 
+def test_the_warm_up_is_refused_for_the_single_stages(deployment):
+    with pytest.raises(SystemExit, match="--warmup is for --stage all"):
+        run_bench(deployment, "ingest", 100, None, None, warmup=1000)
+
+
 @pytest.fixture(scope="module")
 def rubin():
     return dataclasses.replace(get_settings(), survey="lsst")

@@ -178,8 +178,7 @@ def test_a_renamed_flux_is_stored_its_features_are_null_and_warned_once(caplog):
         assert row["latest_psfFlux"] is None and row["r_psfFlux"] is None
         spec = lightcurve_tables("lsst")["detections"]
         point = _with_keys(alert.detections[-1], spec.primary_key, alert.object_id)
-        names, values = packed_row(point, tuple(spec.column_names[:-1]),
-                                   tuple(spec.packed_names))
+        names, values = packed_row(point, tuple(spec.column_names[:-1]))
         back = unpacked_row(spec, dict(zip(names, values)))  # the renamed field is kept
         assert back["psfFluxNJy"] == record["diaSource"]["psfFluxNJy"]
 
@@ -209,8 +208,7 @@ def test_a_new_diasource_field_decodes_and_is_stored_in_the_packed_column():
     assert NEW_SOURCE_FIELD not in spec.column_names + spec.packed_names  # not in the spec
     for i, point in enumerate(alert.detections):
         row = _with_keys(point, spec.primary_key, alert.object_id)
-        names, values = packed_row(row, tuple(spec.column_names[:-1]),
-                                   tuple(spec.packed_names))
+        names, values = packed_row(row, tuple(spec.column_names[:-1]))
         stored = dict(zip(names, values))
         assert json.loads(stored[PACKED_COLUMN])[NEW_SOURCE_FIELD] == 0.25 + i
         assert unpacked_row(spec, stored)[NEW_SOURCE_FIELD] == 0.25 + i

@@ -92,7 +92,7 @@ def assert_points_stored_whole(alert: Alert) -> None:
         for point in getattr(alert, kind):
             row = _with_keys(point, spec.primary_key, alert.object_id)
             assert None not in (row.get(k) for k in spec.primary_key), (kind, point)
-            names, values = packed_row(row, columns, tuple(spec.packed_names))
+            names, values = packed_row(row, columns)
             stored = dict(zip(names, values))
             for name in names:
                 if name != PACKED_COLUMN:
