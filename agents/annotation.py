@@ -1,9 +1,8 @@
 """Annotation agent: topic ``annotations`` -> MariaDB ``annotations``; fast annotators
 re-run the filters that use them for the annotated objects at once.
 
-The RocksDB-backed table ``annotation_state`` (co-partitioned with the topic: both
-keyed by object id) remembers each object's latest annotation per annotator, so a
-repeated annotation does not re-run filters.
+The table of :mod:`tables.annotations` remembers each object's latest annotation per
+annotator, so a repeated annotation does not re-run filters.
 """
 from __future__ import annotations
 
@@ -11,9 +10,9 @@ from agents.app import app, settings
 from agents.filter_processor import filter_processor, filter_record
 from agents.topics import annotations
 from solas.processors.annotation import AnnotationProcessor
+from tables.annotations import annotation_table
 
-annotation_state = app.Table("annotation_state", default=dict, key_type=str,
-                             partitions=settings.topic_partitions)  # values: JSON objects
+annotation_state = annotation_table(app, settings.topic_partitions)
 
 
 @app.agent(annotations)

@@ -11,7 +11,7 @@ from aiokafka import AIOKafkaProducer
 
 from agents.app import app, settings
 from solas.processors.filter import FilterProcessor, Record
-from solas.processors.sky import SkyState
+from tables.sky import SkyState
 from solas.stack.mariadb import READONLY_PASSWORD, READONLY_USER
 from solas.stores import mariadb
 

@@ -85,7 +85,7 @@ def _demo(args) -> int:
 
 
 def _bench(args) -> int:
-    from solas.bench import run_bench
+    from solas.bench.run import run_bench
 
     return run_bench(get_settings(), args.stage, args.alerts, args.rate, args.json,
                      args.source, args.workers, args.preload, args.mix, args.warmup)
@@ -151,8 +151,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     bn = sub.add_parser("bench", help="benchmark a stage on the running stack")
     bn.add_argument("--stage", default="ingest",
-                    choices=["ingest", "sherlock", "filter", "features", "all"],
-                    help="features: the filter stage's feature step alone, no services")
+                    choices=["ingest", "sherlock", "filter", "features", "all", "portal",
+                             "decode"],
+                    help="features: the filter stage's feature step alone, no services; "
+                    "portal: the portal and API over --alerts synthetic objects; decode: "
+                    "decoding the shipped alerts, no services")
     bn.add_argument("--alerts", type=int, default=20000)
     bn.add_argument("--rate", type=float, help="replay rate, alerts/s (default: a backlog; 333, the Rubin mean, "
                     "for --stage all)")

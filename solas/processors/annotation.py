@@ -17,11 +17,18 @@ import orjson
 
 from solas import metrics
 from solas.filters import object_id_list
-from solas.processors.filter import (OBJECT_ID, FilterProcessor, Parsed, Record, batch_offsets,
-                                     upsert)
+from solas.processors.filter import (
+    OBJECT_ID,
+    FilterProcessor,
+    Parsed,
+    Record,
+    batch_offsets,
+    upsert,
+)
 from solas.processors.filters import RUN_ON_ANNOTATION, run_filters
 from solas.processors.retry import until_done
 from solas.stores import mariadb
+from tables.annotations import StateUpdate
 
 log = logging.getLogger(__name__)
 STAGE = "annotation"
@@ -32,14 +39,6 @@ class Annotator(NamedTuple):
     topic: str
     active: bool
     fast: bool
-
-
-class StateUpdate(NamedTuple):
-    """A new value of the ``known`` table for an object, and the record that caused it."""
-
-    index: int        # position of the record in the batch
-    key: str          # object id as text
-    value: dict       # annotator topic -> [version, classification]
 
 
 class AnnotationError(ValueError):

@@ -1,7 +1,7 @@
 """The filter processor: features, sky matches, MariaDB, then every active filter.
 
 Per batch of ``sherlocked`` alerts: light-curve features (:mod:`solas.features`),
-watchlist, watchmap and GW sky-map matches (:class:`~solas.processors.sky.SkyState`),
+watchlist, watchmap and GW sky-map matches (:class:`~tables.sky.SkyState`),
 one bulk upsert per table (``objects`` only ever moves forward in time), then every active
 filter on the batch's objects (:mod:`solas.processors.filters`).  Matches go to the
 filter's topic (output 2-4), the ``live`` topic and the e-mail digest queue
@@ -35,7 +35,7 @@ from solas.processors.ledger import (LedgerEntry, Pair, Settled, judge_entries, 
                                      settle_doubts)
 from solas.processors.retry import until_done
 from solas.processors.solar_system import store_solar_system
-from solas.processors.sky import GwMap, SkyState
+from tables.sky import GwMap, SkyState
 from solas.settings import Settings
 from solas.skymatch import MocMatches, evaluate_skymap
 from solas.stores import mariadb

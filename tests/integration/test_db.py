@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from solas.bench import bench_settings, empty_bench_keyspace
+from solas.bench.common import bench_settings, empty_bench_keyspace
 from solas.schema.columns import cql_create, cql_insert
 from solas.schema.tables import lightcurve_tables
 from solas.stack import service

@@ -15,7 +15,7 @@ from solas.replay import replay
 from solas.stores import mariadb
 from solas.topics import INGESTED, SHERLOCKED, end_offsets, ensure_topics, stage_topic
 from solas.workers import alerts_done, metric, read_metrics, start_worker, stop_worker
-from solas.workload import announce
+from solas.bench.workload import announce
 from tests.integration.conftest import make_user
 from tests.integration.test_filter import FOLDER, make_watchlist, sample_alerts
 

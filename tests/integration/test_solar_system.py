@@ -15,7 +15,7 @@ from solas.ingest import decode_batch, ingested_record, position_headers
 from solas.processors.filter import FilterProcessor, Record, parse_records
 from solas.processors.filters import ActiveFilter, run_filter
 from solas.processors.sherlock import NO_CONTEXT, located, with_context
-from solas.processors.sky import SkyState
+from tables.sky import SkyState
 from solas.stack.mariadb import READONLY_PASSWORD, READONLY_USER
 from solas.stores import cassandra, mariadb
 from solas.surveys import encode_packet, read_alert_file

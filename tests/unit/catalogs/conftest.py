@@ -1,5 +1,5 @@
-"""Fixtures of the catalogue tests: the real shipped catalogues, their index and the
-positions of every shipped alert."""
+"""Fixtures of the catalogue tests: the positions of every shipped alert (the catalogues
+and their index are shared: tests/unit/conftest.py)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,32 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from catalogs.classifier import SherlockIndex, build_index
-from catalogs.model import CatalogueRows
-from catalogs.sources import load_catalogues
-from solas.settings import get_settings
-from solas.surveys import DecodeError, iter_alert_paths, normalise, raw_survey, read_alert_file
-
-
-@pytest.fixture(scope="session")
-def data_dir() -> Path:
-    """The shared real data (settings ``data_dir``)."""
-    path = get_settings().data_dir
-    if not (path / "catalogs").is_dir():
-        raise FileNotFoundError(f"catalogues not found under {path}: set SOLAS_DATA")
-    return path
-
-
-@pytest.fixture(scope="session")
-def catalogues(data_dir: Path) -> dict[str, CatalogueRows]:
-    """Every shipped catalogue, loaded once."""
-    return load_catalogues(data_dir)
-
-
-@pytest.fixture(scope="session")
-def sherlock_index(catalogues: dict[str, CatalogueRows]) -> SherlockIndex:
-    """The index over every shipped catalogue."""
-    return build_index(catalogues)
+from solas.surveys import (
+    DecodeError,
+    iter_alert_paths,
+    normalise,
+    raw_survey,
+    read_alert_file,
+)
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from solas.processors.filter import gw_hit_rows
-from solas.processors.sky import GwMap
+from tables.sky import GwMap
 from solas.skymatch import (MocIndex, evaluate_skymap, read_moc_fits, read_skymap,
                             skymap_from_bytes, skymap_to_bytes)
 

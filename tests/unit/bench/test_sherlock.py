@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from catalogs.bench import bench_classifier, bench_positions
+from solas.bench.sherlock import bench_classifier, bench_positions
 
 
 def test_bench_classifier_small(data_dir):

@@ -5,7 +5,7 @@ import dataclasses
 
 import pytest
 
-from solas.bench_features import history_sizes, run_features_bench, time_features
+from solas.bench.features import history_sizes, run_features_bench, time_features
 from solas.cli import build_parser
 from solas.settings import get_settings
 from solas.surveys import Alert

@@ -21,25 +21,46 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import NamedTuple, Sequence
 
 import numpy as np
 import psutil
 from aiokafka import AIOKafkaConsumer
 from tqdm import tqdm
 
-from solas.bench import (MemoryWatch, bench_settings, default_mix, default_source,
-                         history_summary, make_messages, service_pids, throughput)
-from solas.bench_filter import alert_positions, prepare_bench_database
+from solas.bench.common import (
+    MemoryWatch,
+    bench_settings,
+    default_mix,
+    default_source,
+    history_summary,
+    make_messages,
+    service_pids,
+)
+from solas.bench.filter import alert_positions, prepare_bench_database
+from solas.bench.timeline import (
+    STAGES,
+    Sample,
+    kept_up,
+    lag_growth,
+    percentiles,
+    stage_lag,
+    stage_rates,
+    windowed_p99,
+)
+from solas.bench.workload import create_workload
 from solas.processors.ingest import RAW_TIMESTAMP_HEADER
 from solas.replay import check_mix_survey, produce
 from solas.settings import Settings
 from solas.topics import filter_topic
-from solas.workload import create_workload
-from solas.workers import (WorkerProcess, alerts_done, read_metrics, start_worker,
-                           stop_worker, wait_for_done)
+from solas.workers import (
+    WorkerProcess,
+    alerts_done,
+    read_metrics,
+    start_worker,
+    stop_worker,
+    wait_for_done,
+)
 
-STAGES = ("ingest", "sherlock", "filter")
 #: stage -> (agents of its worker process, worker id: offsets the metrics port)
 WORKERS = {"ingest": (["ingest"], 3), "sherlock": (["sherlock"], 4),
            "filter": (["filter", "annotation"], 5)}
@@ -49,40 +70,6 @@ MIN_WARMUP = 500
 """Fewest warm-up alerts: enough to build every index, load the filters and make the
 topics."""
 DEFAULT_RATE = 333.0  # alerts/s: the Rubin mean
-P99_GOAL_S = 30.0
-
-
-class Sample(NamedTuple):
-    """The pipeline at one moment of the timed replay (``t`` s after it began)."""
-
-    t: float
-    produced: int
-    done: dict[str, float]        # alerts finished per stage, warm-up excluded
-    cpu_percent: dict[str, float]  # per process, since the previous sample
-    rss_mb: dict[str, float]
-
-
-def stage_lag(sample: Sample) -> dict[str, float]:
-    """Messages waiting in front of each stage: done upstream, not yet done here."""
-    upstream = [float(sample.produced), *(sample.done[s] for s in STAGES[:-1])]
-    return {stage: max(0.0, up - sample.done[stage]) for stage, up in zip(STAGES, upstream)}
-
-
-def percentiles(values: np.ndarray) -> dict[str, float | None]:
-    """p50, p95 and p99 of ``values`` (None when empty)."""
-    return {p: round(float(np.percentile(values, q)), 3) if len(values) else None
-            for p, q in (("p50", 50), ("p95", 95), ("p99", 99))}
-
-
-def windowed_p99(arrival_s: np.ndarray, latency_s: np.ndarray, width_s: float = 10.0
-                 ) -> list[tuple[float, float]]:
-    """(window centre, p99 latency) for consecutive windows of ``width_s`` seconds."""
-    if not len(arrival_s):
-        return []
-    edges = np.arange(0.0, arrival_s.max() + width_s, width_s)
-    which = np.digitize(arrival_s, edges) - 1
-    return [(float(edges[k] + width_s / 2), float(np.percentile(latency_s[which == k], 99)))
-            for k in np.unique(which)]
 
 
 class MatchClock:
@@ -217,42 +204,12 @@ def _check_alive(workers: dict[str, WorkerProcess]) -> None:
             raise RuntimeError(f"{stage} worker exited; see {worker.log_path}")
 
 
-def stage_rates(samples: Sequence[Sample]) -> dict[str, float]:
-    """Steady throughput of each stage over the 5-95% of the alerts it finished, alerts/s
-    (NaN without progress)."""
-    rates = {}
-    for stage in STAGES:
-        points = [(x.t, x.done[stage]) for x in samples]
-        done = max((p[1] for p in points), default=0.0)
-        rates[stage] = round(throughput(points, done).steady, 1) if done > 0 else float("nan")
-    return rates
-
-
-def lag_growth(samples: Sequence[Sample], replay_s: float) -> float:
-    """Slope of the total lag over the second half of the replay, alerts/s: about 0 when
-    the pipeline keeps up (lag only rises and falls with batching), positive when a
-    backlog builds."""
-    half = [(x.t, sum(stage_lag(x).values())) for x in samples
-            if replay_s / 2 <= x.t <= replay_s]
-    if len(half) < 3:
-        return float("nan")
-    t, lag = np.array(half).T
-    return float(np.polyfit(t, lag, 1)[0])
-
-
-def kept_up(growth: float, rate: float, p99_s: float | None) -> bool:
-    """Sustainable: p99 latency met the goal and the backlog did not grow by more than
-    5% of the replay rate (a short run whose backlog grows fails the second test)."""
-    return (p99_s is not None and p99_s < P99_GOAL_S and np.isfinite(growth)
-            and growth <= 0.05 * rate)
-
-
 def bench_all(settings: Settings, n: int, rate: float, source: list[Path],
               plot_path: Path | None = None, mix: str | None = None,
               warmup: int = DEFAULT_WARMUP) -> dict:
     """Run the end-to-end benchmark on clones of the alerts under ``source`` (default:
-    :func:`solas.bench.default_source`) with the history ``mix`` (default
-    :func:`solas.bench.default_mix`), after a backlog of ``warmup`` other clones;
+    :func:`solas.bench.common.default_source`) with the history ``mix`` (default
+    :func:`solas.bench.common.default_mix`), after a backlog of ``warmup`` other clones;
     returns the results dictionary."""
     mix = check_mix_survey(mix or default_mix(settings.survey), settings.survey)
     warmup = max(MIN_WARMUP, warmup)
@@ -282,7 +239,7 @@ def bench_all(settings: Settings, n: int, rate: float, source: list[Path],
     result["history_mix"] = history_summary(messages, mix)
     result["warmup_alerts"] = warmup
     if plot_path:
-        from solas.bench_plot import plot_run
+        from solas.bench.plot import plot_run
         plot_run(plot_path, rate, sampler.samples, np.array(clock.arrival),
                  np.array(clock.latency))
         result["plot"] = str(plot_path)

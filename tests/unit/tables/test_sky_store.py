@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from aiokafka import TopicPartition
 
-from solas.processors import sky_cache
-from solas.processors.sky_cache import CacheError
+from tables import sky_store
+from tables.sky_store import CacheError
 from solas.skymatch import WatchlistCones, read_moc_fits, read_skymap, skymap_to_bytes
 from solas.skymatch.mocs import moc_ranges
 
@@ -32,7 +32,7 @@ def cones(n: int = 50, wl_id: int = 7) -> WatchlistCones:
 
 def test_a_watchlist_reads_back_exactly():
     original = cones()
-    back = sky_cache.decode_watchlist(sky_cache.encode_watchlist(original), 7)
+    back = sky_store.decode_watchlist(sky_store.encode_watchlist(original), 7)
     for field in ("cone_id", "ra", "dec", "radius_arcsec"):
         np.testing.assert_array_equal(getattr(back, field), getattr(original, field))
     assert back.name.tolist() == original.name.tolist()
@@ -41,57 +41,57 @@ def test_a_watchlist_reads_back_exactly():
 
 def test_an_empty_watchlist_reads_back():
     empty = WatchlistCones.from_arrays(3, np.zeros(0, np.int64), [], [])
-    assert len(sky_cache.decode_watchlist(sky_cache.encode_watchlist(empty), 3)) == 0
+    assert len(sky_store.decode_watchlist(sky_store.encode_watchlist(empty), 3)) == 0
 
 
 def test_a_watchlist_entry_of_another_id_or_damaged_is_refused():
-    data = sky_cache.encode_watchlist(cones())
+    data = sky_store.encode_watchlist(cones())
     with pytest.raises(CacheError, match="holds watchlist 7"):
-        sky_cache.decode_watchlist(data, 8)
+        sky_store.decode_watchlist(data, 8)
     for bad in (data[: len(data) // 2], b"", b"\x93NUMPY" + data[6:]):
         with pytest.raises(CacheError):
-            sky_cache.decode_watchlist(bad, 7)
+            sky_store.decode_watchlist(bad, 7)
 
 
 def test_a_watchmap_without_gw_map_reads_back(moc):
-    back = sky_cache.decode_watchmap(sky_cache.encode_watchmap(12, moc), 12)
+    back = sky_store.decode_watchmap(sky_store.encode_watchmap(12, moc), 12)
     np.testing.assert_array_equal(moc_ranges(back.moc), moc_ranges(moc))
     assert back.mw_id is None and back.skymap is None and back.stored == b""
 
 
 def test_a_watchmap_with_its_gw_map_reads_back(moc, stored_map):
-    back = sky_cache.decode_watchmap(sky_cache.encode_watchmap(5, moc, 31, stored_map), 5)
+    back = sky_store.decode_watchmap(sky_store.encode_watchmap(5, moc, 31, stored_map), 5)
     np.testing.assert_array_equal(moc_ranges(back.moc), moc_ranges(moc))
     assert back.mw_id == 31 and back.stored == stored_map
     assert back.skymap.ipix.size > 0 and back.skymap.level.max() <= 0.9 + 1e-9
 
 
 def test_damaged_watchmap_entries_are_refused(moc, stored_map):
-    data = sky_cache.encode_watchmap(5, moc, 31, stored_map)
+    data = sky_store.encode_watchmap(5, moc, 31, stored_map)
     with pytest.raises(CacheError, match="watchmap 5"):
-        sky_cache.decode_watchmap(data, 6)
+        sky_store.decode_watchmap(data, 6)
     with pytest.raises(CacheError):
-        sky_cache.decode_watchmap(data[:-100], 5)
+        sky_store.decode_watchmap(data[:-100], 5)
     with pytest.raises(CacheError):  # a GW map whose bytes are not a stored map
-        sky_cache.decode_watchmap(sky_cache.encode_watchmap(5, moc, 31, b"junk"), 5)
+        sky_store.decode_watchmap(sky_store.encode_watchmap(5, moc, 31, b"junk"), 5)
     with pytest.raises(CacheError):  # a watchlist entry is not a watchmap
-        sky_cache.decode_watchmap(sky_cache.encode_watchlist(cones(wl_id=5)), 5)
+        sky_store.decode_watchmap(sky_store.encode_watchlist(cones(wl_id=5)), 5)
 
 
 def test_keys_name_their_item_and_unknown_keys_are_refused():
-    assert sky_cache.parse_entry_key(sky_cache.entry_key("watchlist", 42)) == ("watchlist", 42)
-    assert sky_cache.parse_entry_key(sky_cache.entry_key("watchmap", 9)) == ("watchmap", 9)
-    assert sky_cache.parse_entry_key(sky_cache.FORMAT_KEY) is None
-    assert sky_cache.parse_entry_key(sky_cache.OFFSETS_KEY) is None
+    assert sky_store.parse_entry_key(sky_store.entry_key("watchlist", 42)) == ("watchlist", 42)
+    assert sky_store.parse_entry_key(sky_store.entry_key("watchmap", 9)) == ("watchmap", 9)
+    assert sky_store.parse_entry_key(sky_store.FORMAT_KEY) is None
+    assert sky_store.parse_entry_key(sky_store.OFFSETS_KEY) is None
     for bad in (b"wl:", b"wl:x1", b"other:1"):
         with pytest.raises(CacheError):
-            sky_cache.parse_entry_key(bad)
+            sky_store.parse_entry_key(bad)
 
 
 def test_only_this_format_is_accepted():
-    assert sky_cache.format_ok(sky_cache.format_value())
-    assert not sky_cache.format_ok(None)
-    assert not sky_cache.format_ok(str(sky_cache.CACHE_FORMAT + 1).encode())
+    assert sky_store.format_ok(sky_store.format_value())
+    assert not sky_store.format_ok(None)
+    assert not sky_store.format_ok(str(sky_store.CACHE_FORMAT + 1).encode())
 
 
 TP = [TopicPartition("wl-changes", 0), TopicPartition("wl-changes", 1),
@@ -100,19 +100,19 @@ TP = [TopicPartition("wl-changes", 0), TopicPartition("wl-changes", 1),
 
 def test_offsets_read_back_and_damaged_ones_are_refused():
     offsets = {TP[0]: 5, TP[1]: 0, TP[2]: 123456789012}
-    assert sky_cache.decode_offsets(sky_cache.encode_offsets(offsets)) == offsets
+    assert sky_store.decode_offsets(sky_store.encode_offsets(offsets)) == offsets
     for bad in (b"", b"{}x", b'[["t", 0]]', b'[["t", 0, -1]]'):
         with pytest.raises(CacheError):
-            sky_cache.decode_offsets(bad)
+            sky_store.decode_offsets(bad)
 
 
 def test_the_cache_resumes_where_it_stopped_while_the_topics_hold_every_later_change():
     end = {TP[0]: 10, TP[1]: 4, TP[2]: 7}
     begin = dict.fromkeys(TP, 0)
     stored = {TP[0]: 8, TP[1]: 4, TP[2]: 0}
-    assert sky_cache.resume_offsets(stored, begin, end) == stored
+    assert sky_store.resume_offsets(stored, begin, end) == stored
     # a partition the cache never saw is read from its start, if nothing was deleted
-    assert sky_cache.resume_offsets({TP[0]: 8}, begin, end) == {TP[0]: 8, TP[1]: 0,
+    assert sky_store.resume_offsets({TP[0]: 8}, begin, end) == {TP[0]: 8, TP[1]: 0,
                                                                  TP[2]: 0}
 
 
@@ -124,4 +124,4 @@ def test_the_cache_resumes_where_it_stopped_while_the_topics_hold_every_later_ch
     ({TP[0]: 2, TP[2]: 1}, {TP[0]: 0}, {TP[0]: 9}),                      # partition gone
 ])
 def test_the_cache_is_not_resumed_when_a_change_may_be_lost(stored, begin, end):
-    assert sky_cache.resume_offsets(stored, begin, end) is None
+    assert sky_store.resume_offsets(stored, begin, end) is None

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from aiokafka import TopicPartition
 
-from solas.processors import sky_cache
-from solas.processors.sky import Change, GwMap, SkyCache, Watchmap
+from tables import sky_store
+from tables.sky import Change, GwMap, SkyCache, Watchmap
 from solas.skymatch import (WatchlistCones, read_moc_fits, read_skymap, skymap_from_bytes,
                             skymap_to_bytes)
 from solas.skymatch.mocs import moc_ranges
@@ -73,7 +73,7 @@ def test_lost_changes_or_another_format_mean_the_full_load(tmp_path, items):
     assert cache.read({TP: 0}, {TP: 0}) is None  # empty
     cache.write(items, {TP: 3}, reset=True)
     assert cache.read({TP: 4}, {TP: 9}) is None  # retention deleted changes 3 and 4
-    cache.db.put(sky_cache.FORMAT_KEY, b"0")
+    cache.db.put(sky_store.FORMAT_KEY, b"0")
     assert cache.read({TP: 0}, {TP: 9}) is None
     cache.close()
 
@@ -81,7 +81,7 @@ def test_lost_changes_or_another_format_mean_the_full_load(tmp_path, items):
 def test_a_corrupt_entry_means_the_full_load_not_a_crash(tmp_path, items, caplog):
     cache = reopened(tmp_path / "sky.db")
     cache.write(items, {TP: 3}, reset=True)
-    key = sky_cache.entry_key("watchmap", 9)
+    key = sky_store.entry_key("watchmap", 9)
     cache.db.put(key, cache.db.get(key)[:-50])
     with caplog.at_level(logging.ERROR):
         assert cache.read({TP: 0}, {TP: 9}) is None
@@ -107,7 +107,7 @@ def test_a_cache_that_does_not_open_leaves_the_worker_without_one(tmp_path, item
 
 def test_a_malformed_change_message_is_skipped_and_the_others_still_apply(caplog):
     from aiokafka.structs import ConsumerRecord
-    from solas.processors.sky import parse_changes
+    from tables.sky import parse_changes
 
     def record(offset, value):
         return ConsumerRecord("watchlist-changes", 0, offset, 0, 0, None, value, None, 0,

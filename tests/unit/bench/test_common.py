@@ -8,9 +8,11 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry, Gauge, start_http_server
 
-from solas.bench import (_rows_written, bench_ingest, bench_settings, default_mix,
-                         default_source, empty_bench_keyspace, history_summary, make_messages,
-                         remove_dropped_snapshots, run_bench, throughput, wait_for_assignment)
+from solas.bench.common import (bench_settings, default_mix, default_source,
+                                empty_bench_keyspace, history_summary, make_messages,
+                                remove_dropped_snapshots, throughput, wait_for_assignment)
+from solas.bench.ingest import _rows_written, bench_ingest
+from solas.bench.run import run_bench
 from solas.cli import build_parser
 from solas.settings import get_settings, load_settings
 from solas.surveys import decode_packet, iter_alert_paths, normalise, read_alert_file

@@ -1,7 +1,7 @@
 """``solas bench --stage features``: the feature step of the filter stage alone.
 
 No service is needed.  ``n`` clones of the shipped alerts with the bench's history mix
-(:func:`solas.bench.make_messages`; Rubin: the real wide survey by default) are
+(:func:`solas.bench.common.make_messages`; Rubin: the real wide survey by default) are
 decoded as the ingest stage decodes them, then their ``objects`` rows are computed in
 batches of ``SOLAS_BATCH_SIZE`` as the filter stage computes them, once with the
 light-curve fits and once without.  Rates are alerts per second of this process's CPU
@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from tqdm import tqdm
 
-from solas.bench import default_mix, default_source, make_messages
+from solas.bench.common import default_mix, default_source, make_messages
 from solas.features import compute_features
 from solas.ingest import decode_batch
 from solas.settings import Settings

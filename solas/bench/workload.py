@@ -21,7 +21,12 @@ from mocpy import MOC
 from tqdm import tqdm
 
 from solas.settings import Settings
-from solas.skymatch import moc_to_fits_bytes, read_moc_fits, read_skymap, read_watchlist_csv
+from solas.skymatch import (
+    moc_to_fits_bytes,
+    read_moc_fits,
+    read_skymap,
+    read_watchlist_csv,
+)
 from solas.stores import mariadb
 from solas.topics import WATCHLIST_CHANGES, WATCHMAP_CHANGES, filter_topic, stage_topic
 

@@ -10,7 +10,7 @@ matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from solas.bench_all import P99_GOAL_S, STAGES, Sample, stage_lag, windowed_p99  # noqa: E402
+from solas.bench.timeline import P99_GOAL_S, STAGES, Sample, stage_lag, windowed_p99  # noqa: E402
 
 
 def stage_rate_series(samples: Sequence[Sample], stage: str, smooth_s: float = 5.0

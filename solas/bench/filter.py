@@ -1,7 +1,7 @@
 """``solas bench --stage filter``: the filter stage under the standard workload.
 
 Runs in its own database (``<database>_bench``), keyspace and topic namespace on the
-running stack (:func:`solas.bench.bench_settings`).  Cloned real alerts go through ingest
+running stack (:func:`solas.bench.common.bench_settings`).  Cloned real alerts go through ingest
 and sherlock first (not timed); then a filter-only worker drains the backlog of classified
 alerts, timed from its own counters.  Two parts are also timed in this process: all 100
 filters over one 10,000-object batch, and watchlist matching against the 1e6-cone list on
@@ -17,14 +17,24 @@ from pathlib import Path
 import numpy as np
 
 from catalogs.load import load_catalogues
-from solas.bench import (BENCH_WORKER_ID, MemoryWatch, bench_settings, default_mix,
-                         default_source, delete_earlier_topics, empty_bench_keyspace,
-                         history_summary, make_messages, progress_times, service_pids,
-                         throughput)
+from solas.bench.common import (
+    BENCH_WORKER_ID,
+    MemoryWatch,
+    bench_settings,
+    default_mix,
+    default_source,
+    delete_earlier_topics,
+    empty_bench_keyspace,
+    history_summary,
+    make_messages,
+    progress_times,
+    service_pids,
+    throughput,
+)
+from solas.bench.workload import create_workload, random_sky
 from solas.db import init_all
 from solas.filters import object_id_list
 from solas.processors.filters import load_active_filters, run_filters
-from solas.processors.sky import load_watchlist
 from solas.replay import check_mix_survey, produce
 from solas.settings import Settings
 from solas.skymatch import ConeIndex
@@ -32,7 +42,7 @@ from solas.stack.mariadb import READONLY_PASSWORD, READONLY_USER
 from solas.stores import mariadb
 from solas.surveys import decode_packet, normalise
 from solas.workers import metric, read_metrics, start_worker, stop_worker, wait_for_done
-from solas.workload import create_workload, random_sky
+from tables.sky import load_watchlist
 
 BATCH_OBJECTS = 10_000
 STEP = "solas_stage_step_duration_seconds_sum"
@@ -102,8 +112,8 @@ def _cone_matching(settings: Settings, wl_id: int, n: int = 200_000) -> dict:
 def bench_filter(settings: Settings, n: int, source: list[Path], mix: str | None = None
                  ) -> dict:
     """Run the filter-stage benchmark on clones of the alerts under ``source`` (default:
-    :func:`solas.bench.default_source`) with the history ``mix`` (default
-    :func:`solas.bench.default_mix`); returns the results dictionary."""
+    :func:`solas.bench.common.default_source`) with the history ``mix`` (default
+    :func:`solas.bench.common.default_mix`); returns the results dictionary."""
     mix = check_mix_survey(mix or default_mix(settings.survey), settings.survey)
     s = bench_settings(settings)
     source = source or default_source(s)

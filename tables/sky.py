@@ -11,7 +11,7 @@ topics' end offsets before loading everything, so no change made during the load
 missed.
 
 What a worker holds is also kept in a RocksDB database of its own data dir (faust's
-RocksDB options and binding, ``rocksdict``; layout in :mod:`solas.processors.sky_cache`)
+RocksDB options and binding, ``rocksdict``; layout in :mod:`tables.sky_store`)
 together with the change-topic offsets it reflects, written in one write batch.  A
 restarted worker installs that cache instead of reading every watchlist and watchmap
 from MariaDB (1e6 cones take seconds) and resumes the change topics from the stored
@@ -38,14 +38,26 @@ from faust.stores.rocksdb import RocksDBOptions
 from mocpy import MOC
 
 from solas import metrics
-from solas.processors import sky_cache
 from solas.processors.retry import until_done
 from solas.settings import Settings
-from solas.skymatch import (ConeIndex, MocIndex, SkyMap, WatchlistCones, read_moc_fits,
-                            skymap_from_bytes, skymap_to_bytes)
+from solas.skymatch import (
+    ConeIndex,
+    MocIndex,
+    SkyMap,
+    WatchlistCones,
+    read_moc_fits,
+    skymap_from_bytes,
+    skymap_to_bytes,
+)
 from solas.stores import mariadb
-from solas.topics import (WATCHLIST_CHANGES, WATCHMAP_CHANGES, beginning_offsets,
-                          end_offsets, stage_topic)
+from solas.topics import (
+    WATCHLIST_CHANGES,
+    WATCHMAP_CHANGES,
+    beginning_offsets,
+    end_offsets,
+    stage_topic,
+)
+from tables import sky_store
 
 log = logging.getLogger(__name__)
 
@@ -149,19 +161,19 @@ Fetched = list[tuple[Change, object]]
 def cache_entry(kind: str, item_id: int, item: WatchlistCones | Watchmap) -> bytes:
     """The cache entry of an active watchlist or watchmap."""
     if kind == "watchlist":
-        return sky_cache.encode_watchlist(item)
+        return sky_store.encode_watchlist(item)
     gw = item.gw
     if gw is None:
-        return sky_cache.encode_watchmap(item_id, item.moc)
-    return sky_cache.encode_watchmap(item_id, item.moc, gw.mw_id,
+        return sky_store.encode_watchmap(item_id, item.moc)
+    return sky_store.encode_watchmap(item_id, item.moc, gw.mw_id,
                                      gw.stored or skymap_to_bytes(gw.skymap))
 
 
 def cached_item(kind: str, item_id: int, value: bytes) -> WatchlistCones | Watchmap:
     """The watchlist or watchmap of a cache entry; CacheError if it does not read."""
     if kind == "watchlist":
-        return sky_cache.decode_watchlist(value, item_id)
-    entry = sky_cache.decode_watchmap(value, item_id)
+        return sky_store.decode_watchlist(value, item_id)
+    entry = sky_store.decode_watchmap(value, item_id)
     gw = None if entry.mw_id is None else GwMap(entry.mw_id, entry.skymap, entry.stored)
     return Watchmap(entry.moc, gw)
 
@@ -171,7 +183,7 @@ def cache_writes(fetched: Fetched) -> tuple[dict[bytes, bytes], list[bytes]]:
     (the gone or inactive ones are deleted)."""
     puts, deletes = {}, []
     for change, item in fetched:
-        key = sky_cache.entry_key(change.kind, change.key)
+        key = sky_store.entry_key(change.kind, change.key)
         if item is None:
             deletes.append(key)
         else:
@@ -180,7 +192,7 @@ def cache_writes(fetched: Fetched) -> tuple[dict[bytes, bytes], list[bytes]]:
 
 
 class SkyCache:
-    """A worker's RocksDB copy of its sky state (layout: :mod:`solas.processors.sky_cache`).
+    """A worker's RocksDB copy of its sky state (layout: :mod:`tables.sky_store`).
 
     Opened with faust's own RocksDB options (``rocksdict``).  It never stops the worker:
     a database that does not open or write is logged and the worker goes on from
@@ -210,19 +222,19 @@ class SkyCache:
         if self.db is None:
             return None
         try:
-            if not sky_cache.format_ok(self.db.get(sky_cache.FORMAT_KEY)):
+            if not sky_store.format_ok(self.db.get(sky_store.FORMAT_KEY)):
                 log.info("sky cache %s is empty or of another format", self.path)
                 return None
-            raw = self.db.get(sky_cache.OFFSETS_KEY)
-            resume = sky_cache.resume_offsets(
-                sky_cache.decode_offsets(raw) if raw is not None else {}, beginning, end)
+            raw = self.db.get(sky_store.OFFSETS_KEY)
+            resume = sky_store.resume_offsets(
+                sky_store.decode_offsets(raw) if raw is not None else {}, beginning, end)
             if resume is None:
                 log.info("sky cache %s is behind what the change topics still hold",
                          self.path)
                 return None
             fetched = []
             for key, value in self.db.items():
-                parsed = sky_cache.parse_entry_key(key)
+                parsed = sky_store.parse_entry_key(key)
                 if parsed is not None:
                     fetched.append((Change(*parsed), cached_item(*parsed, value)))
         except ValueError as exc:  # CacheError, and what the decoders let through
@@ -253,8 +265,8 @@ class SkyCache:
                     batch.delete(key)
                 for key, value in puts.items():
                     batch.put(key, value)
-                batch.put(sky_cache.FORMAT_KEY, sky_cache.format_value())
-                batch.put(sky_cache.OFFSETS_KEY, sky_cache.encode_offsets(offsets))
+                batch.put(sky_store.FORMAT_KEY, sky_store.format_value())
+                batch.put(sky_store.OFFSETS_KEY, sky_store.encode_offsets(offsets))
                 self.db.write(batch)
         except Exception as exc:  # rocksdict raises plain Exception; the batch is atomic
             log.error("sky cache %s not written (it keeps its previous state): %s",

@@ -1,6 +1,6 @@
 """The stored form of a filter worker's sky state in its RocksDB cache (pure: no I/O).
 
-:class:`~solas.processors.sky.SkyState` keeps, in a RocksDB database of the worker's own
+:class:`~tables.sky.SkyState` keeps, in a RocksDB database of the worker's own
 data dir, what it holds in memory, under these keys:
 
 - ``format``: :data:`CACHE_FORMAT` in ASCII; any other value and the cache is ignored.
@@ -27,8 +27,14 @@ import orjson
 from aiokafka import TopicPartition
 from mocpy import MOC
 
-from solas.skymatch import (SkyMap, SkyMatchError, WatchlistCones, moc_to_fits_bytes,
-                            read_moc_fits, skymap_from_bytes)
+from solas.skymatch import (
+    SkyMap,
+    SkyMatchError,
+    WatchlistCones,
+    moc_to_fits_bytes,
+    read_moc_fits,
+    skymap_from_bytes,
+)
 
 CACHE_FORMAT = 1
 """Version of this layout; a cache written with another one is rebuilt from MariaDB."""

@@ -4,7 +4,7 @@ and WebSocket fan-out latency to many clients.
 
 Synthetic objects are clones of the stored real ones (new ids ``ZTF99...`` or
 ``diaObjectId >= 9e18``, random sky positions, latest-detection times spread over the
-last 30 days); they are deleted at the end.  Run: ``python -m web.bench --objects 100000``
+last 30 days); they are deleted at the end.  Run: ``solas bench --stage portal --alerts 100000`` (or ``python -m solas.bench.portal --objects 100000 ...````
 with the stack's environment.
 """
 from __future__ import annotations
@@ -223,8 +223,21 @@ def real_ids(settings: Settings) -> list:
         return [r[0] for r in cur.fetchall()]
 
 
+def bench_portal(settings: Settings, objects: int, queries: int = 200, clients: int = 200,
+                 page_seconds: float = 15.0) -> dict:
+    """Store ``objects`` synthetic objects, measure the portal and API against them on an
+    in-process server, and delete them; returns the results."""
+    started = time.perf_counter()
+    clone_objects(settings, objects)
+    print(f"{objects} synthetic objects stored in {time.perf_counter() - started:.0f} s")
+    try:
+        return asyncio.run(run(settings, objects, queries, clients, page_seconds))
+    finally:
+        drop_clones(settings)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """``python -m web.bench``: print the results as JSON (and write --json)."""
+    """``python -m solas.bench.portal``: print the results as JSON (and write --json)."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--objects", type=int, default=100_000)
     parser.add_argument("--queries", type=int, default=200)
@@ -232,15 +245,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--page-seconds", type=float, default=15.0)
     parser.add_argument("--json", help="write the results here too")
     args = parser.parse_args(argv)
-    settings = get_settings()
-    started = time.perf_counter()
-    clone_objects(settings, args.objects)
-    print(f"{args.objects} synthetic objects stored in {time.perf_counter() - started:.0f} s")
-    try:
-        results = asyncio.run(run(settings, args.objects, args.queries, args.clients,
-                                  args.page_seconds))
-    finally:
-        drop_clones(settings)
+    results = bench_portal(get_settings(), args.objects, args.queries, args.clients,
+                           args.page_seconds)
     text = json.dumps(results, indent=2)
     print(text)
     if args.json:

@@ -1,29 +1,12 @@
-"""``solas bench``: measure a stage on the running local stack with cloned real alerts.
-
-(The filter stage is in :mod:`solas.bench_filter`, the whole pipeline under a paced
-replay, ``--stage all``, in :mod:`solas.bench_all`.)
-
-Every stage's bench runs apart from the deployment (:func:`bench_settings`): its own
-MariaDB database, Cassandra keyspace (emptied at the start of each run) and topics, so
-synthetic alerts never reach the deployment's workers, filters or light curves.
-
-Ingest stage: dedicated workers (``--workers``, default one; a consumer group of
-their own, a metrics port each) start and share out the partitions of a fresh raw
-topic; then N clones of the shipped alerts of the configured survey (Rubin: with the
-history mix of the real wide survey by default, see :mod:`solas.surveys.history_mix`)
-are produced to it, as fast as Kafka takes them (a backlog builds up within seconds) or at
-``--rate``.  With ``--preload`` the whole backlog is produced first, so the load
-generator and the broker's intake are outside the measurement: the workers start
-on the full topic, and the measurement begins once they have shared out its
-partitions.  Throughput comes from the workers' own counters, added up; latency
-from the raw-topic timestamp to the ``ingested`` message timestamp; CPU time and
-peak memory per process (the bench's own, which produces, as ``replay``) from psutil.
+"""What every benchmark shares: its own database, keyspace and topics apart from the
+deployment (:func:`bench_settings`), the cloned real alerts with their history mix
+(:func:`make_messages`), per-process CPU and memory (:class:`MemoryWatch`), and the
+workers' progress and throughput.
 """
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 import os
 import shutil
 import threading
@@ -34,17 +17,14 @@ from typing import NamedTuple
 import numpy as np
 import psutil
 from tqdm import tqdm
-from aiokafka import TopicPartition
 
 from solas import stack
-from solas.processors.ingest import RAW_TIMESTAMP_HEADER
-from solas.replay import Message, check_mix_survey, mixed_messages, produce, read_pool
+from solas.replay import Message, check_mix_survey, mixed_messages, read_pool
 from solas.settings import Settings
 from solas.stores import cassandra
 from solas.surveys.history_mix import DEEP_MIN_PRIOR, summarise
-from solas.topics import INGESTED, delete_topics, end_offsets, ensure_topics, read_topic, stage_topic
-from solas.workers import (WorkerProcess, alerts_done, metric, read_metrics, start_worker,
-                           stop_worker)
+from solas.topics import delete_topics
+from solas.workers import WorkerProcess, alerts_done, metric, read_metrics
 
 BENCH_WORKER_ID = 3
 BENCH_TOPICS = "bench-"
@@ -238,13 +218,6 @@ def throughput(samples: list[tuple[float, float]], n: int) -> Throughput:
     return Throughput(overall, steady, seconds)
 
 
-async def _latencies(settings: Settings, start: dict[TopicPartition, int]) -> np.ndarray:
-    """Seconds from raw-topic timestamp to ``ingested`` timestamp, per message."""
-    stamps = await read_topic(settings, stage_topic(settings, INGESTED), start, keep=lambda r: (
-        r.timestamp, dict(r.headers or ()).get(RAW_TIMESTAMP_HEADER)))
-    return np.array([(out - int(raw)) / 1000 for out, raw in stamps if raw])
-
-
 def bench_settings(settings: Settings) -> Settings:
     """The deployment's settings, moved to a database, keyspace and topic namespace of
     their own (the topics and consumer group are new on every run)."""
@@ -305,176 +278,3 @@ def delete_earlier_topics(settings: Settings) -> None:
         print(f"deleted {len(old)} topics of earlier bench runs ({BENCH_TOPICS}*)")
 
 
-def bench_ingest(settings: Settings, n: int, rate: float | None,
-                 source: list[Path] | None = None, workers: int = 1,
-                 preload: bool = False, mix: str | None = None) -> dict:
-    """Run the ingest benchmark on clones of the alerts under ``source`` (default:
-    :func:`default_source`) with the history ``mix`` (default :func:`default_mix`)
-    and ``workers`` ingest worker processes (one consumer group: they share the raw
-    topic's partitions); returns the results.
-    ``preload``: produce every alert before the workers start (see the module doc)."""
-    if not 1 <= workers <= settings.topic_partitions:
-        raise ValueError(f"--workers must be 1 to {settings.topic_partitions} (the raw "
-                         f"topic's partitions), not {workers}")
-    if preload and rate is not None:
-        raise ValueError("--preload produces the whole backlog first: it takes no --rate")
-    mix = check_mix_survey(mix or default_mix(settings.survey), settings.survey)
-    s = bench_settings(settings)
-    source = source or default_source(s)
-    delete_earlier_topics(s)
-    empty_bench_keyspace(s)
-    print(f"cloning {n} real {s.survey} alerts from {describe_source(source)} ...")
-    t0 = time.monotonic()
-    messages = make_messages(s, n, source, mix)
-    clone_rate = n / (time.monotonic() - t0)
-    ingested = stage_topic(s, INGESTED)
-    asyncio.run(ensure_topics(s, [s.raw_topic, ingested]))
-    start_offsets = asyncio.run(end_offsets(s, ingested))
-    if preload:
-        print(f"producing all {n} alerts to {s.raw_topic} before the workers start ...")
-        _, produce_s = asyncio.run(produce(s, messages, s.raw_topic, total=n))
-    started = [start_worker(s, ["ingest"], BENCH_WORKER_ID + i) for i in range(workers)]
-    pids = {**service_pids(s), **({} if preload else {"replay": os.getpid()}),
-            **{_worker_name(i, workers): w.process.pid for i, w in enumerate(started)}}
-    try:
-        wait_for_assignment(started, s.raw_topic, s.topic_partitions, 300, first=preload)
-        with MemoryWatch(pids) as memory:
-            if preload:  # consuming has begun; measure once every worker has its share
-                wait_for_assignment(started, s.raw_topic, s.topic_partitions, 300)
-            else:
-                producer = Producer(s, messages, rate)
-            samples = progress_times(started, n, 1800)
-            if not preload:
-                produce_s = producer.join()
-            steps = [read_metrics(worker.metrics_port) for worker in started]
-    finally:
-        for worker in started:
-            stop_worker(worker)
-    rates = throughput(samples, n)
-    lat = asyncio.run(_latencies(s, start_offsets))
-    step_s = {step: sum(metric(m, STEP, stage="ingest", step=step) for m in steps)
-              for step in ("decode", "cassandra", "produce")}
-    return {
-        "stage": "ingest", "alerts": n, "survey": s.survey, "keyspace": s.cassandra_keyspace,
-        "source": [str(p) for p in source],
-        "history_mix": history_summary(messages, mix),
-        "mode": ("preloaded backlog" if preload else "backlog" if rate is None
-                 else f"replay at {rate}/s"),
-        "workers": workers,
-        "sustained_alerts_per_s": round(rates.steady, 1),
-        "overall_alerts_per_s": round(rates.overall, 1),
-        "seconds": round(rates.seconds, 2),
-        "latency_s": {p: round(float(np.percentile(lat, q)), 3) if len(lat) else None
-                      for p, q in (("p50", 50), ("p95", 95), ("p99", 99))},
-        "worker_step_seconds": {k: round(v, 2) for k, v in step_s.items()},
-        "cassandra_rows_written": _rows_written(steps),
-        "cassandra_rows_skipped": int(sum(metric(m, "solas_cassandra_skipped_rows_total")
-                                          for m in steps)),
-        "cpu_seconds": {k: round(v, 1) for k, v in memory.cpu_s.items()},
-        "peak_rss_mb": {k: round(v, 1) for k, v in memory.peak.items()},
-        "clone_encode_alerts_per_s": round(clone_rate, 1),
-        "produce_alerts_per_s": round(n / produce_s, 1),
-        "date": time.strftime("%Y-%m-%d"),
-    }
-
-
-class Producer:
-    """Sends the bench's messages to its raw topic from a thread, at ``rate`` alerts/s or
-    as fast as the broker takes them (None); :meth:`join` gives the seconds taken."""
-
-    def __init__(self, settings: Settings, messages: list[Message], rate: float | None):
-        self.seconds = float("nan")
-        self.error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, args=(settings, messages, rate))
-        self._thread.start()
-
-    def _run(self, settings: Settings, messages: list[Message], rate: float | None) -> None:
-        try:
-            _, self.seconds = asyncio.run(produce(settings, messages, settings.raw_topic,
-                                                 rate=rate, total=len(messages),
-                                                 progress=False))
-        except BaseException as exc:  # re-raised in the bench's thread by join()
-            self.error = exc
-
-    def join(self) -> float:
-        self._thread.join()
-        if self.error is not None:
-            raise self.error
-        return self.seconds
-
-
-def _worker_name(index: int, workers: int) -> str:
-    return "worker" if workers == 1 else f"worker-{index + 1}"
-
-
-def _rows_written(steps: list[dict]) -> dict[str, int]:
-    """Cassandra rows written per table, summed over the workers' metrics."""
-    rows: dict[str, int] = {}
-    for values in steps:
-        for (name, labels), v in values.items():
-            if name == "solas_cassandra_written_rows_total":
-                for _, table in labels:
-                    rows[table] = rows.get(table, 0) + int(v)
-    return rows
-
-
-def bench_sherlock(settings: Settings, n: int) -> dict:
-    """The classifier on one core against every shipped catalogue (no services)."""
-    from catalogs.bench import bench_classifier
-
-    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core, as the goal says
-    print(f"loading every catalogue and classifying {n} positions on one core ...")
-    b = bench_classifier(n, settings.data_dir)
-    return {"stage": "sherlock", "alerts": n, "sustained_alerts_per_s": round(b.alerts_per_s, 1),
-            "catalogue_sources": b.sources, "catalogue_load_s": round(b.load_s, 2),
-            "index_build_s": round(b.build_s, 2), "index_mb": round(b.index_mb, 1),
-            "rss_growth_mb": round(b.rss_growth_mb, 1), "classify_s": round(b.classify_s, 2),
-            "classifications": b.classifications,
-            "latency_s": {"p50": None, "p95": None, "p99": None},
-            "peak_rss_mb": {"bench": round(psutil.Process().memory_info().rss / 2**20, 1)},
-            "date": time.strftime("%Y-%m-%d")}
-
-
-def run_bench(settings: Settings, stage: str, n: int, rate: float | None,
-              json_path: str | None, source: list[str] | None = None, workers: int = 1,
-              preload: bool = False, mix: str | None = None,
-              warmup: int | None = None) -> int:
-    """Entry point of ``solas bench``; prints and optionally writes JSON.  ``mix``: the
-    history mix of the cloned alerts (default :func:`default_mix`; ``wide`` and ``deep``
-    are for Rubin only)."""
-    if (preload or workers != 1) and stage != "ingest":
-        raise SystemExit("--workers and --preload are for --stage ingest")
-    if warmup is not None and stage != "all":
-        raise SystemExit("--warmup is for --stage all")
-    if mix is not None:
-        if stage == "sherlock":
-            raise SystemExit("--mix shapes the cloned alerts' histories; --stage sherlock "
-                             "classifies positions and clones no alerts")
-        try:
-            check_mix_survey(mix, settings.survey)
-        except ValueError as exc:
-            raise SystemExit(f"--mix {mix}: {exc}") from None
-    if stage == "ingest":
-        result = bench_ingest(settings, n, rate, [Path(p) for p in source or ()], workers,
-                              preload, mix)
-    elif stage == "sherlock":
-        result = bench_sherlock(settings, n)
-    elif stage == "filter":
-        from solas.bench_filter import bench_filter
-        result = bench_filter(settings, n, [Path(p) for p in source or ()], mix)
-    elif stage == "features":
-        from solas.bench_features import run_features_bench
-        result = run_features_bench(settings, n, [Path(p) for p in source or ()], mix)
-    elif stage == "all":
-        from solas.bench_all import DEFAULT_RATE, DEFAULT_WARMUP, bench_all
-        plot = Path(json_path).with_suffix(".png") if json_path else Path("bench-all.png")
-        result = bench_all(settings, n, rate or DEFAULT_RATE, [Path(p) for p in source or ()],
-                           plot, mix, DEFAULT_WARMUP if warmup is None else warmup)
-    else:
-        raise SystemExit(f"unknown stage {stage!r}; available: ingest, sherlock, filter, "
-                         "features, all")
-    text = json.dumps(result, indent=2)
-    print(text)
-    if json_path:
-        Path(json_path).write_text(text + "\n")
-    return 0

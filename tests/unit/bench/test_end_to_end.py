@@ -3,10 +3,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from solas.bench_all import (Sample, bench_all, kept_up, lag_growth, percentiles, stage_lag,
-                             stage_rates, windowed_p99)
-from solas.bench_filter import bench_filter
-from solas.bench_plot import plot_run, stage_rate_series
+from solas.bench.end_to_end import bench_all
+from solas.bench.filter import bench_filter
+from solas.bench.plot import plot_run, stage_rate_series
+from solas.bench.timeline import (Sample, kept_up, lag_growth, percentiles, stage_lag,
+                                  stage_rates, windowed_p99)
 from solas.settings import load_settings
 
 
