@@ -38,6 +38,11 @@ CASSANDRA_BUSY_WAITS = Counter("solas_cassandra_busy_waits_statements",
 STAGE_RETRIES = Counter("solas_stage_retries_batches",
                         "Batch steps that failed (a store or registry away) and were retried",
                         ["stage", "step"])
+STAGE_PERMANENT_FAILURES = Counter(
+    "solas_stage_permanent_failures_batches",
+    "Batch steps that failed with an error retrying cannot cure (a schema mismatch, a "
+    "value that does not fit): the batch, or its alerts at fault, went to the dead-letter "
+    "topic and the stage went on", ["stage", "step"])
 SHERLOCK_CLASSIFIED = Counter("solas_sherlock_classified_alerts",
                               "Alerts given a contextual classification", ["classification"])
 SHERLOCK_CACHE_HITS = Counter("solas_sherlock_cache_hits_alerts",
@@ -95,6 +100,7 @@ def declare_stage(stage: str, steps: tuple[str, ...], reasons: tuple[str, ...]) 
     "no data" before the first retry or dead letter."""
     for step in steps:
         STAGE_RETRIES.labels(stage, step)
+        STAGE_PERMANENT_FAILURES.labels(stage, step)
     for reason in reasons:
         STAGE_DEADLETTER.labels(stage, reason)
     for series in (STAGE_IN, STAGE_OUT):
