@@ -4,6 +4,8 @@ An upgrade only adds: each live MariaDB and Cassandra table is compared with its
 spec (:mod:`solas.schema.tables`, whose Rubin columns follow every known alert schema,
 lsst-alert-packet's and the setting ``lsst_schema_dir``'s) and the missing columns are
 added with ``ALTER TABLE``; nothing is dropped or retyped.  The summary names them.
+A database or keyspace holding the other survey's schema is refused
+(:mod:`solas.stores.survey_check`).
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import re
 
 from solas.settings import Settings
 from solas.stores import cassandra, mariadb
+from solas.stores.survey_check import check_cassandra, check_mariadb
 from solas.topics import ensure_topics
 
 _ADDED = re.compile(r'ALTER TABLE (?:\S+\.)?[`"]?([^`".\s]+)[`"]? ADD (?:COLUMN )?[`"]?([^`"\s]+)')
@@ -30,11 +33,16 @@ def _summary(store: str, statements: list[str]) -> str:
 
 def init_all(settings: Settings) -> list[str]:
     """Create/upgrade MariaDB tables, the Cassandra keyspace and the Kafka topics;
-    returns one summary line per store, naming the columns added.  Idempotent."""
-    lines = [_summary(f"MariaDB {settings.mariadb['db']} ({settings.survey} schema)",
-                      mariadb.init_schema(settings))]
+    returns one summary line per store, naming the columns added.  Idempotent.
+
+    Raises :class:`~solas.stores.survey_check.SurveyMismatch`, before changing anything,
+    if the database or the keyspace holds the other survey's schema."""
+    check_mariadb(settings)
     cluster, session = cassandra.connect(settings)
     try:
+        check_cassandra(session, settings)
+        lines = [_summary(f"MariaDB {settings.mariadb['db']} ({settings.survey} schema)",
+                          mariadb.init_schema(settings))]
         ran = cassandra.init_schema(session, settings)
     finally:
         cluster.shutdown()

@@ -7,7 +7,7 @@ nothing else in Solas touches ``os.environ``.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlparse
@@ -45,8 +45,10 @@ class Settings:
                       "127.0.0.1:9092", "SOLAS_KAFKA")
     kafka_controller_port: int = _doc("Port of the local KRaft controller listener.",
                                       9093, "SOLAS_KAFKA_CONTROLLER_PORT")
-    mariadb_url: str = _doc("MariaDB URL mysql://user[:password]@host:port/database.",
-                            "mysql://solas:solas@127.0.0.1:3307/solas", "SOLAS_MARIADB_URL")
+    mariadb_url: str = _doc(
+        "MariaDB URL mysql://user[:password]@host:port/[database]; without a database, "
+        "the survey's own (solas for ztf, solas_lsst for lsst: one survey per database).",
+        "mysql://solas:solas@127.0.0.1:3307/", "SOLAS_MARIADB_URL")
     cassandra_hosts: str = _doc("Comma-separated Cassandra contact points.",
                                 "127.0.0.1", "SOLAS_CASSANDRA_HOSTS")
     cassandra_port: int = _doc("Cassandra native-protocol (CQL) port.", 9042,
@@ -182,16 +184,29 @@ class Settings:
 
     @property
     def mariadb(self) -> dict:
-        """Connection keywords parsed from :attr:`mariadb_url`."""
+        """Connection keywords parsed from :attr:`mariadb_url` (the database: its path,
+        else :func:`default_database` of the survey)."""
         url = urlparse(self.mariadb_url)
         return {"host": url.hostname or "127.0.0.1", "port": url.port or 3306,
                 "user": url.username or "root", "password": url.password or "",
-                "db": url.path.lstrip("/") or "solas"}
+                "db": url.path.strip("/") or default_database(self.survey)}
+
+    def with_database(self, database: str) -> Settings:
+        """These settings on the MariaDB database ``database`` of the same server."""
+        url = urlparse(self.mariadb_url)
+        return replace(self, mariadb_url=url._replace(path=f"/{database}").geturl())
 
     @property
     def cassandra_contact_points(self) -> list[str]:
         """Cassandra hosts as a list."""
         return [h.strip() for h in self.cassandra_hosts.split(",") if h.strip()]
+
+
+def default_database(survey: str) -> str:
+    """The MariaDB database of a survey when the URL names none: ``solas`` for ZTF (the
+    database ZTF deployments have always used) and ``solas_<survey>`` for the others, so
+    a Rubin deployment on the same server never meets the ZTF schema."""
+    return "solas" if survey == "ztf" else f"solas_{survey}"
 
 
 def _convert(kind, raw: str):

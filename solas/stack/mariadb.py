@@ -8,10 +8,12 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 
 import pymysql
 
+from solas.settings import SURVEYS, default_database
 from solas.stack.base import Service
 from solas.stack.process import StackError, find_tool, tail
 from solas.stack.render import write_if_changed
@@ -37,18 +39,21 @@ def _ident(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
 
 
-def init_sql(database: str, user: str, password: str) -> str:
-    """Idempotent SQL creating *database*, its owner *user* and the read-only account."""
+def init_sql(database: str, user: str, password: str, others: Sequence[str] = ()) -> str:
+    """Idempotent SQL creating *database*, its owner *user* and the read-only account,
+    with the same grants on the databases *others* (the other surveys' defaults)."""
     lines = [f"CREATE DATABASE IF NOT EXISTS {_ident(database)} CHARACTER SET utf8mb4;"]
+    names = list(dict.fromkeys([database, *others]))
     for name, secret, grant in ((user, password, "ALL PRIVILEGES"),
                                 (READONLY_USER, READONLY_PASSWORD, "SELECT")):
         for host in HOSTS:
             account = f"{_quote(name)}@{_quote(host)}"
             lines += [f"CREATE USER IF NOT EXISTS {account} IDENTIFIED BY {_quote(secret)};",
-                      f"ALTER USER {account} IDENTIFIED BY {_quote(secret)};",
-                      f"GRANT {grant} ON {_ident(database)}.* TO {account};",
-                      # databases of further deployments or test runs: <database>_*
-                      f"GRANT {grant} ON {_ident(database + '_%')}.* TO {account};"]
+                      f"ALTER USER {account} IDENTIFIED BY {_quote(secret)};"]
+            for db in names:
+                lines += [f"GRANT {grant} ON {_ident(db)}.* TO {account};",
+                          # databases of further deployments or test runs: <database>_*
+                          f"GRANT {grant} ON {_ident(db + '_%')}.* TO {account};"]
             if name == user:  # the filter watchdog KILLs runaway read-only queries
                 lines.append(f"GRANT CONNECTION ADMIN ON *.* TO {account};")
     return "\n".join(lines) + "\n"
@@ -83,7 +88,9 @@ class MariaDBService(Service):
     def prepare(self) -> None:
         """Write the init SQL, clear a stale socket and pid, create the datadir once."""
         db = self.settings.mariadb
-        write_if_changed(self.init_file, init_sql(db["db"], db["user"], db["password"]))
+        # every survey's default database: the stack may be started for either survey
+        write_if_changed(self.init_file, init_sql(db["db"], db["user"], db["password"],
+                                                  [default_database(s) for s in SURVEYS]))
         self.socket_path.parent.mkdir(parents=True, exist_ok=True)
         for stale in (self.socket_path, Path(f"{self.socket_path}.lock"),
                       self.data_dir / "mariadbd.pid"):

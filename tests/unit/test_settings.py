@@ -43,3 +43,19 @@ def test_worker_state_is_kept_per_application_id_and_worker():
     a = load_settings({"SOLAS_HOME": "/x", "SOLAS_APP_ID": "solas-a", "SOLAS_WORKER_ID": "2"})
     b = load_settings({"SOLAS_HOME": "/x", "SOLAS_APP_ID": "solas-b", "SOLAS_WORKER_ID": "2"})
     assert a.worker_dir == Path("/x/workers/solas-a/2") and a.worker_dir != b.worker_dir
+
+
+def test_each_survey_has_its_own_default_database():
+    assert load_settings({}).mariadb["db"] == "solas"  # where ZTF deployments always were
+    lsst = load_settings({"SOLAS_SURVEY": "lsst"})
+    assert lsst.mariadb["db"] == "solas_lsst" and lsst.cassandra_keyspace == "solas_lsst"
+    named = load_settings({"SOLAS_SURVEY": "lsst",
+                           "SOLAS_MARIADB_URL": "mysql://u:p@db:3306/rubin"})
+    assert named.mariadb == {"host": "db", "port": 3306, "user": "u", "password": "p",
+                             "db": "rubin"}
+
+
+def test_with_database_keeps_the_server_and_account():
+    moved = load_settings({"SOLAS_MARIADB_URL": "mysql://u:p@db:3306"}).with_database("x_bench")
+    assert moved.mariadb == {"host": "db", "port": 3306, "user": "u", "password": "p",
+                             "db": "x_bench"}

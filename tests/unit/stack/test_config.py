@@ -137,6 +137,13 @@ def test_mariadb_init_sql() -> None:
     assert "solas_ro" not in "".join(line for line in sql.splitlines() if "ALL PRIV" in line)
 
 
+def test_mariadb_init_sql_grants_every_surveys_database() -> None:
+    sql = init_sql("solas_lsst", "solas", "pw", ["solas", "solas_lsst"])
+    for db in ("solas", "solas_lsst", "solas_%", "solas_lsst_%"):
+        assert f"GRANT ALL PRIVILEGES ON `{db}`.* TO 'solas'@'127.0.0.1';" in sql
+    assert sql.count("GRANT ALL PRIVILEGES ON `solas_lsst`.* TO 'solas'@'127.0.0.1';") == 1
+
+
 def test_foreign_process_on_port_is_refused(settings: Settings, fake_bin: Path) -> None:
     port = free_port()
     settings = Settings(home=settings.home, prometheus_port=port)
