@@ -17,6 +17,7 @@ from solas.stores import cassandra, mariadb
 from solas.stores.survey_check import check_cassandra, check_mariadb
 from solas.topics import ensure_topics
 
+_GRANTED = re.compile(r"^GRANT SELECT ON `[^`]+`\.`([^`]+)`")
 _ADDED = re.compile(r'ALTER TABLE (?:\S+\.)?[`"]?([^`".\s]+)[`"]? ADD (?:COLUMN )?[`"]?([^`"\s]+)')
 
 
@@ -31,8 +32,18 @@ def _summary(store: str, statements: list[str]) -> str:
             f"columns added: {', '.join(added) if added else 'none'}")
 
 
+def _account_summary(settings: Settings, statements: list[str]) -> str:
+    tables = [m.group(1) for m in map(_GRANTED.search, statements) if m]
+    return (f"MariaDB read-only account {settings.readonly_account}: SELECT on "
+            f"{', '.join(tables)} only; statements limited to "
+            f"{settings.readonly_statement_time_s:g} s; password in "
+            f"{settings.readonly_password_path}")
+
+
 def init_all(settings: Settings) -> list[str]:
-    """Create/upgrade MariaDB tables, the Cassandra keyspace and the Kafka topics;
+    """Create/upgrade MariaDB tables and the read-only account (SELECT on the tables a
+    filter may name, an account-level statement time limit), the Cassandra keyspace and
+    the Kafka topics;
     returns one summary line per store, naming the columns added.  Idempotent.
 
     Raises :class:`~solas.stores.survey_check.SurveyMismatch`, before changing anything,
@@ -42,7 +53,8 @@ def init_all(settings: Settings) -> list[str]:
     try:
         check_cassandra(session, settings)
         lines = [_summary(f"MariaDB {settings.mariadb['db']} ({settings.survey} schema)",
-                          mariadb.init_schema(settings))]
+                          mariadb.init_schema(settings)),
+                 _account_summary(settings, mariadb.init_readonly_account(settings))]
         ran = cassandra.init_schema(session, settings)
     finally:
         cluster.shutdown()

@@ -49,6 +49,22 @@ class Settings:
         "MariaDB URL mysql://user[:password]@host:port/[database]; without a database, "
         "the survey's own (solas for ztf, solas_lsst for lsst: one survey per database).",
         "mysql://solas:solas@127.0.0.1:3307/", "SOLAS_MARIADB_URL")
+    mariadb_admin_url: str = _doc(
+        "MariaDB URL of the account `solas db init` creates the read-only account with "
+        "(it needs CREATE USER and GRANT OPTION); empty: the account of SOLAS_MARIADB_URL "
+        "(the local stack grants it both).", "", "SOLAS_MARIADB_ADMIN_URL")
+    readonly_user: str = _doc(
+        "MariaDB account that runs user filter SQL, SELECT on the filter tables only; "
+        "empty: <database>_ro (one per database, so `solas db init` of one deployment "
+        "never changes another's).", "", "SOLAS_MARIADB_READONLY_USER")
+    readonly_password_file: str = _doc(
+        "File holding the read-only account's password; empty: "
+        "<home>/mariadb-readonly.password, made with a random password by `solas db init`.",
+        "", "SOLAS_MARIADB_READONLY_PASSWORD_FILE")
+    readonly_statement_time_s: float = _doc(
+        "Longest statement of the read-only account, s (MariaDB MAX_STATEMENT_TIME on the "
+        "account: a wall behind the per-query limits of the filter stage and the portal).",
+        60.0, "SOLAS_MARIADB_READONLY_STATEMENT_TIME")
     cassandra_hosts: str = _doc("Comma-separated Cassandra contact points.",
                                 "127.0.0.1", "SOLAS_CASSANDRA_HOSTS")
     cassandra_port: int = _doc("Cassandra native-protocol (CQL) port.", 9042,
@@ -195,6 +211,17 @@ class Settings:
         """These settings on the MariaDB database ``database`` of the same server."""
         url = urlparse(self.mariadb_url)
         return replace(self, mariadb_url=url._replace(path=f"/{database}").geturl())
+
+    @property
+    def readonly_account(self) -> str:
+        """User name of the read-only account (:attr:`readonly_user` or <database>_ro)."""
+        return self.readonly_user or f"{self.mariadb['db']}_ro"
+
+    @property
+    def readonly_password_path(self) -> Path:
+        """File of the read-only account's password."""
+        return Path(self.readonly_password_file) if self.readonly_password_file else (
+            self.home / "mariadb-readonly.password")
 
     @property
     def cassandra_contact_points(self) -> list[str]:
