@@ -103,6 +103,23 @@ class Settings:
         "sent.", 60.0, "SOLAS_FILTER_TRANSACTION_TIMEOUT")
     digest_interval_s: float = _doc("How often e-mail digests of matches are sent, s.",
                                     86400.0, "SOLAS_DIGEST_INTERVAL")
+    digest_retry_s: float = _doc(
+        "Wait before sending e-mail digests again after a failed send, s.", 300.0,
+        "SOLAS_DIGEST_RETRY")
+    ledger_horizon_s: float = _doc(
+        "Replay horizon of the filter stage, s: entries of the filter_emitted ledger older "
+        "than this are pruned.  At least the retention of the topics the filter stage "
+        "reads (sherlocked and upstream: Kafka's default is 7 days), since an alert "
+        "replayed from them must still find its entry.", 7 * 86400.0,
+        "SOLAS_LEDGER_HORIZON")
+    ledger_prune_interval_s: float = _doc("How often the filter_emitted ledger is pruned, s.",
+                                          3600.0, "SOLAS_LEDGER_PRUNE_INTERVAL")
+    housekeeping_poll_s: float = _doc(
+        "How often each filter worker checks for due periodic tasks (digests, ledger "
+        "pruning) and renews the leases it holds, s.", 30.0, "SOLAS_HOUSEKEEPING_POLL")
+    housekeeping_lease_s: float = _doc(
+        "Lease of a periodic task, s: another worker takes the task over this long after "
+        "its holder stopped renewing it.", 300.0, "SOLAS_HOUSEKEEPING_LEASE")
     smtp_sender: str = _doc("From address of Solas e-mails.", "solas@localhost",
                             "SOLAS_SMTP_SENDER")
     prometheus_port: int = _doc("Port of the local Prometheus server.", 9090,
