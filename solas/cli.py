@@ -14,7 +14,7 @@ def _db_init(args) -> int:
 
     try:
         lines = init_all(get_settings())
-    except SurveyMismatch as exc:
+    except (SurveyMismatch, PermissionError) as exc:
         print(f"solas db init: {exc}", file=sys.stderr)
         return 1
     for line in lines:

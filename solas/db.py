@@ -43,8 +43,8 @@ def _account_summary(settings: Settings, statements: list[str]) -> str:
 def init_all(settings: Settings) -> list[str]:
     """Create/upgrade MariaDB tables and the read-only account (SELECT on the tables a
     filter may name, an account-level statement time limit), the Cassandra keyspace and
-    the Kafka topics;
-    returns one summary line per store, naming the columns added.  Idempotent.
+    the Kafka topics; returns one summary line per store (MariaDB, Cassandra, Kafka, then
+    the account), naming the columns added.  Idempotent.
 
     Raises :class:`~solas.stores.survey_check.SurveyMismatch`, before changing anything,
     if the database or the keyspace holds the other survey's schema."""
@@ -53,12 +53,12 @@ def init_all(settings: Settings) -> list[str]:
     try:
         check_cassandra(session, settings)
         lines = [_summary(f"MariaDB {settings.mariadb['db']} ({settings.survey} schema)",
-                          mariadb.init_schema(settings)),
-                 _account_summary(settings, mariadb.init_readonly_account(settings))]
+                          mariadb.init_schema(settings))]
+        account = _account_summary(settings, mariadb.init_readonly_account(settings))
         ran = cassandra.init_schema(session, settings)
     finally:
         cluster.shutdown()
     lines.append(_summary(f"Cassandra keyspace {settings.cassandra_keyspace}", ran))
     created = asyncio.run(ensure_topics(settings))
     lines.append(f"Kafka topics created: {', '.join(created) or 'none (all exist)'}")
-    return lines
+    return [*lines, account]

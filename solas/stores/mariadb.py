@@ -145,5 +145,19 @@ def init_readonly_account(settings: Settings) -> list[str]:
                                       settings.readonly_statement_time_s)
     with connect(admin) as conn, conn.cursor() as cur:
         for statement in statements:
-            cur.execute(statement, (password,) if "%s" in statement else ())
+            try:
+                cur.execute(statement, (password,) if "%s" in statement else ())
+            except pymysql.err.OperationalError as exc:
+                if exc.args and exc.args[0] in ACCOUNT_DENIED:
+                    raise PermissionError(
+                        f"MariaDB account {admin.mariadb['user']} may not create the "
+                        f"read-only account ({exc.args[1]}): set SOLAS_MARIADB_ADMIN_URL "
+                        "to an account with CREATE USER and GRANT OPTION, or restart a "
+                        "local stack started by an older Solas (`solas stack down`, then "
+                        "`solas stack up` grants them)") from None
+                raise
     return statements
+
+
+#: MariaDB errors of an account lacking CREATE USER or GRANT OPTION.
+ACCOUNT_DENIED = frozenset({1044, 1045, 1142, 1227, 1410})

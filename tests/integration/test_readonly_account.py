@@ -88,3 +88,14 @@ def test_db_init_again_keeps_the_account_and_its_password(deployment):
     assert mariadb.readonly_credentials(deployment) == before
     with connect_readonly(deployment) as conn, conn.cursor() as cursor:
         cursor.execute("SELECT COUNT(*) FROM objects")
+
+
+def test_an_admin_that_may_not_create_accounts_gets_a_clear_error(deployment):
+    user, password = mariadb.readonly_credentials(deployment)
+    params = deployment.mariadb
+    admin = dataclasses.replace(
+        deployment, mariadb_admin_url=f"mysql://{user}:{password}@{params['host']}:"
+                                      f"{params['port']}/")
+    with pytest.raises(PermissionError, match=f"account {user} may not create the read-only "
+                                              "account.*SOLAS_MARIADB_ADMIN_URL"):
+        mariadb.init_readonly_account(admin)
