@@ -1,5 +1,5 @@
 """Filter agent: topic ``sherlocked`` -> features, hits, MariaDB, active filters ->
-per-filter topics, ``live`` and e-mail digests.
+per-filter topics, ``live`` and e-mail digests (periodic tasks: digests, ledger pruning).
 
 Thin wiring: the processor owns the pools, the sky state and a transactional
 producer; events are acknowledged after the batch's transaction has committed.
@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 
 from agents.app import app, settings
 from agents.filter_processor import filter_processor, filter_record
 from agents.topics import sherlocked
-from solas.processors.digest import send_digests
+from solas.processors.housekeeping import run_due_tasks
 
 log = logging.getLogger(__name__)
 
@@ -29,11 +30,12 @@ async def filter_stage(stream):
         await processor.close_producer()
 
 
-@app.timer(settings.digest_interval_s)
-async def digests():
-    """Send the e-mail digests of filters with e-mail output."""
+@app.timer(settings.housekeeping_poll_s)
+async def housekeeping():
+    """Run the periodic tasks (e-mail digests, ledger pruning) this worker holds the
+    lease of, when due (:mod:`solas.processors.housekeeping`)."""
+    owner = f"{settings.app_id}-filter-{settings.worker_id}@{socket.gethostname()}"
     try:
-        sent = await asyncio.get_running_loop().run_in_executor(None, send_digests, settings)
-        log.info("sent %d e-mail digests", sent)
-    except OSError as exc:  # SMTP away: the queue keeps the matches for the next round
-        log.error("e-mail digests not sent: %s", exc)
+        await asyncio.get_running_loop().run_in_executor(None, run_due_tasks, settings, owner)
+    except Exception as exc:  # noqa: BLE001 (MariaDB away: the schedule waits for the next poll)
+        log.error("periodic tasks not checked (%s: %s)", type(exc).__name__, exc)

@@ -12,7 +12,6 @@ from aiokafka import AIOKafkaProducer
 from agents.app import app, settings
 from solas.processors.filter import FilterProcessor, Record
 from tables.sky import SkyState
-from solas.stack.mariadb import READONLY_PASSWORD, READONLY_USER
 from solas.stores import mariadb
 
 
@@ -21,7 +20,7 @@ async def filter_processor(role: str = "filter") -> FilterProcessor:
     transactional id per worker and role, so agents never fence each other); the caller
     closes its producer with :meth:`~FilterProcessor.close_producer`."""
     pool = await mariadb.open_pool(settings, maxsize=4)
-    ro_pool = await mariadb.open_pool(settings, READONLY_USER, READONLY_PASSWORD,
+    ro_pool = await mariadb.open_pool(settings, *mariadb.readonly_credentials(settings),
                                       maxsize=settings.filter_connections)
     sky = SkyState(settings, sky_cache_path(role))
     await sky.start()

@@ -28,6 +28,12 @@ def run_worker(names: Sequence[str], loglevel: str = "INFO") -> None:
 
     from agents.app import app, settings
     from solas.metrics import serve_metrics
+    from solas.stores.survey_check import SurveyMismatch, check_worker_stores
+
+    try:  # one survey per database: never write one survey's alerts into the other's
+        check_worker_stores(settings, names)
+    except SurveyMismatch as exc:
+        raise SystemExit(f"solas worker: {exc}") from None
 
     app.conf.datadir.parent.mkdir(parents=True, exist_ok=True)
     for name in names:

@@ -10,8 +10,14 @@ from solas.settings import get_settings
 
 def _db_init(args) -> int:
     from solas.db import init_all
+    from solas.stores.survey_check import SurveyMismatch
 
-    for line in init_all(get_settings()):
+    try:
+        lines = init_all(get_settings())
+    except (SurveyMismatch, PermissionError) as exc:
+        print(f"solas db init: {exc}", file=sys.stderr)
+        return 1
+    for line in lines:
         print(line)
     return 0
 

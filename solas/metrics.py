@@ -42,6 +42,11 @@ UPSTREAM_ERRORS = Counter("solas_upstream_errors_connections",
                          "Failures reading the survey's own Kafka (the ingest stage then "
                          "reconnects): authentication, authorisation, TLS, unreachable",
                          ["kind"])
+STAGE_PERMANENT_FAILURES = Counter(
+    "solas_stage_permanent_failures_batches",
+    "Batch steps that failed with an error retrying cannot cure (a schema mismatch, a "
+    "value that does not fit): the batch, or its alerts at fault, went to the dead-letter "
+    "topic and the stage went on", ["stage", "step"])
 SHERLOCK_CLASSIFIED = Counter("solas_sherlock_classified_alerts",
                               "Alerts given a contextual classification", ["classification"])
 SHERLOCK_CACHE_HITS = Counter("solas_sherlock_cache_hits_alerts",
@@ -99,6 +104,7 @@ def declare_stage(stage: str, steps: tuple[str, ...], reasons: tuple[str, ...]) 
     "no data" before the first retry or dead letter."""
     for step in steps:
         STAGE_RETRIES.labels(stage, step)
+        STAGE_PERMANENT_FAILURES.labels(stage, step)
     for reason in reasons:
         STAGE_DEADLETTER.labels(stage, reason)
     for series in (STAGE_IN, STAGE_OUT):

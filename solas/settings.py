@@ -7,7 +7,7 @@ nothing else in Solas touches ``os.environ``.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlparse
@@ -74,8 +74,26 @@ class Settings:
                       "127.0.0.1:9092", "SOLAS_KAFKA")
     kafka_controller_port: int = _doc("Port of the local KRaft controller listener.",
                                       9093, "SOLAS_KAFKA_CONTROLLER_PORT")
-    mariadb_url: str = _doc("MariaDB URL mysql://user[:password]@host:port/database.",
-                            "mysql://solas:solas@127.0.0.1:3307/solas", "SOLAS_MARIADB_URL")
+    mariadb_url: str = _doc(
+        "MariaDB URL mysql://user[:password]@host:port/[database]; without a database, "
+        "the survey's own (solas for ztf, solas_lsst for lsst: one survey per database).",
+        "mysql://solas:solas@127.0.0.1:3307/", "SOLAS_MARIADB_URL")
+    mariadb_admin_url: str = _doc(
+        "MariaDB URL of the account `solas db init` creates the read-only account with "
+        "(it needs CREATE USER and GRANT OPTION); empty: the account of SOLAS_MARIADB_URL "
+        "(the local stack grants it both).", "", "SOLAS_MARIADB_ADMIN_URL")
+    readonly_user: str = _doc(
+        "MariaDB account that runs user filter SQL, SELECT on the filter tables only; "
+        "empty: <database>_ro (one per database, so `solas db init` of one deployment "
+        "never changes another's).", "", "SOLAS_MARIADB_READONLY_USER")
+    readonly_password_file: str = _doc(
+        "File holding the read-only account's password; empty: "
+        "<home>/mariadb-readonly.password, made with a random password by `solas db init`.",
+        "", "SOLAS_MARIADB_READONLY_PASSWORD_FILE")
+    readonly_statement_time_s: float = _doc(
+        "Longest statement of the read-only account, s (MariaDB MAX_STATEMENT_TIME on the "
+        "account: a wall behind the per-query limits of the filter stage and the portal).",
+        60.0, "SOLAS_MARIADB_READONLY_STATEMENT_TIME")
     cassandra_hosts: str = _doc("Comma-separated Cassandra contact points.",
                                 "127.0.0.1", "SOLAS_CASSANDRA_HOSTS")
     cassandra_port: int = _doc("Cassandra native-protocol (CQL) port.", 9042,
@@ -114,6 +132,23 @@ class Settings:
         "sent.", 60.0, "SOLAS_FILTER_TRANSACTION_TIMEOUT")
     digest_interval_s: float = _doc("How often e-mail digests of matches are sent, s.",
                                     86400.0, "SOLAS_DIGEST_INTERVAL")
+    digest_retry_s: float = _doc(
+        "Wait before sending e-mail digests again after a failed send, s.", 300.0,
+        "SOLAS_DIGEST_RETRY")
+    ledger_horizon_s: float = _doc(
+        "Replay horizon of the filter stage, s: entries of the filter_emitted ledger older "
+        "than this are pruned.  At least the retention of the topics the filter stage "
+        "reads (sherlocked and upstream: Kafka's default is 7 days), since an alert "
+        "replayed from them must still find its entry.", 7 * 86400.0,
+        "SOLAS_LEDGER_HORIZON")
+    ledger_prune_interval_s: float = _doc("How often the filter_emitted ledger is pruned, s.",
+                                          3600.0, "SOLAS_LEDGER_PRUNE_INTERVAL")
+    housekeeping_poll_s: float = _doc(
+        "How often each filter worker checks for due periodic tasks (digests, ledger "
+        "pruning) and renews the leases it holds, s.", 30.0, "SOLAS_HOUSEKEEPING_POLL")
+    housekeeping_lease_s: float = _doc(
+        "Lease of a periodic task, s: another worker takes the task over this long after "
+        "its holder stopped renewing it.", 300.0, "SOLAS_HOUSEKEEPING_LEASE")
     smtp_sender: str = _doc("From address of Solas e-mails.", "solas@localhost",
                             "SOLAS_SMTP_SENDER")
     prometheus_port: int = _doc("Port of the local Prometheus server.", 9090,
@@ -237,11 +272,28 @@ class Settings:
 
     @property
     def mariadb(self) -> dict:
-        """Connection keywords parsed from :attr:`mariadb_url`."""
+        """Connection keywords parsed from :attr:`mariadb_url` (the database: its path,
+        else :func:`default_database` of the survey)."""
         url = urlparse(self.mariadb_url)
         return {"host": url.hostname or "127.0.0.1", "port": url.port or 3306,
                 "user": url.username or "root", "password": url.password or "",
-                "db": url.path.lstrip("/") or "solas"}
+                "db": url.path.strip("/") or default_database(self.survey)}
+
+    def with_database(self, database: str) -> Settings:
+        """These settings on the MariaDB database ``database`` of the same server."""
+        url = urlparse(self.mariadb_url)
+        return replace(self, mariadb_url=url._replace(path=f"/{database}").geturl())
+
+    @property
+    def readonly_account(self) -> str:
+        """User name of the read-only account (:attr:`readonly_user` or <database>_ro)."""
+        return self.readonly_user or f"{self.mariadb['db']}_ro"
+
+    @property
+    def readonly_password_path(self) -> Path:
+        """File of the read-only account's password."""
+        return Path(self.readonly_password_file) if self.readonly_password_file else (
+            self.home / "mariadb-readonly.password")
 
     @property
     def cassandra_contact_points(self) -> list[str]:
@@ -288,6 +340,13 @@ def _check_upstream(settings: Settings) -> None:
                                                  and settings.upstream_password_file):
         raise ValueError(f"SOLAS_UPSTREAM_KAFKA uses {settings.upstream_security_protocol}: "
                          "set SOLAS_UPSTREAM_USERNAME and SOLAS_UPSTREAM_PASSWORD_FILE")
+
+
+def default_database(survey: str) -> str:
+    """The MariaDB database of a survey when the URL names none: ``solas`` for ZTF (the
+    database ZTF deployments have always used) and ``solas_<survey>`` for the others, so
+    a Rubin deployment on the same server never meets the ZTF schema."""
+    return "solas" if survey == "ztf" else f"solas_{survey}"
 
 
 def _convert(kind, raw: str):

@@ -34,8 +34,10 @@ class WebConfig(NamedTuple):
     """Server-side limit of a user query (``SET STATEMENT max_statement_time``)."""
     watchdog_grace_s: float = 2.0
     """Extra time before the watchdog sends ``KILL QUERY``."""
-    readonly_user: str = "solas_ro"
-    readonly_password: str = "solas_ro"
+    readonly_user: str = ""
+    """Account that runs user SQL; empty: the settings' read-only account."""
+    readonly_password: str = ""
+    """Its password; empty: read from the settings' password file."""
     max_watchlist_bytes: int = 256 * 2**20
     """Largest watchlist CSV upload (a million cones fit easily)."""
     max_watchmap_bytes: int = 128 * 2**20

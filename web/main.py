@@ -18,6 +18,7 @@ from aiokafka import AIOKafkaProducer
 
 from solas.settings import Settings
 from solas.stores import cassandra
+from solas.stores.mariadb import readonly_credentials
 from web import api, db, jobs, pages
 from web.config import (CONFIG, JOBS, LIVE, SERVICES, SETTINGS, SHERLOCK, SIGNER,
                         STATUS, Services, WebConfig)
@@ -42,7 +43,9 @@ async def services_ctx(app: web.Application):
     pool = await db.open_pool(settings)
     await db.ensure_web_tables(pool)
     await forget_old_counts(pool)
-    runner = ReadOnlyRunner(settings, config.readonly_user, config.readonly_password,
+    user, password = ((config.readonly_user, config.readonly_password)
+                      if config.readonly_user else readonly_credentials(settings))
+    runner = ReadOnlyRunner(settings, user, password,
                             timeout_s=config.query_timeout_s, grace_s=config.watchdog_grace_s)
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka, acks="all",
                                 max_request_size=settings.max_message_bytes,

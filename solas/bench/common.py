@@ -222,9 +222,8 @@ def bench_settings(settings: Settings) -> Settings:
     """The deployment's settings, moved to a database, keyspace and topic namespace of
     their own (the topics and consumer group are new on every run)."""
     tag = time.strftime("%Y%m%d%H%M%S")
-    base = settings.mariadb_url.rsplit("/", 1)[0]
     return dataclasses.replace(
-        settings, mariadb_url=f"{base}/{settings.mariadb['db']}{BENCH_SUFFIX}",
+        settings.with_database(f"{settings.mariadb['db']}{BENCH_SUFFIX}"),
         cassandra_keyspace_name=f"{settings.cassandra_keyspace}{BENCH_SUFFIX}",
         topic_namespace=f"{BENCH_TOPICS}{tag}-", topic_prefix=f"{BENCH_TOPICS}{tag}-filter-",
         app_id=f"solas-bench-{tag}",

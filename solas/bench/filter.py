@@ -38,7 +38,6 @@ from solas.processors.filters import load_active_filters, run_filters
 from solas.replay import check_mix_survey, produce
 from solas.settings import Settings
 from solas.skymatch import ConeIndex
-from solas.stack.mariadb import READONLY_PASSWORD, READONLY_USER
 from solas.stores import mariadb
 from solas.surveys import decode_packet, normalise
 from solas.workers import metric, read_metrics, start_worker, stop_worker, wait_for_done
@@ -70,7 +69,7 @@ def alert_positions(messages, survey: str, n: int = 2000) -> tuple[np.ndarray, n
 async def _filters_on_one_batch(settings: Settings) -> dict:
     """All active filters over the latest 10,000 stored objects, as the stage runs them."""
     pool = await mariadb.open_pool(settings)
-    ro = await mariadb.open_pool(settings, READONLY_USER, READONLY_PASSWORD,
+    ro = await mariadb.open_pool(settings, *mariadb.readonly_credentials(settings),
                                  maxsize=settings.filter_connections)
     try:
         with mariadb.connect(settings) as conn, conn.cursor() as cursor:

@@ -49,6 +49,18 @@ def check_survey(survey: str) -> str:
     return survey
 
 
+FILTER_TABLES = ("objects", "sherlock_classifications", "crossmatch_tns", "watchlist_hits",
+                 "area_hits", "annotations", "ss_objects", "ss_sources")
+"""Every table a filter's generated FROM/JOIN clause can name (:func:`build_scope`): the
+read-only account may SELECT these and nothing else (never users, tokens, queues)."""
+
+
+def filter_tables(survey: str) -> list[str]:
+    """The tables of :data:`FILTER_TABLES` that ``survey``'s database has."""
+    names = {spec.name for spec in mariadb_tables(check_survey(survey))}
+    return [t for t in FILTER_TABLES if t in names]
+
+
 @lru_cache(maxsize=4)
 def table_columns(survey: str) -> dict[str, dict[str, str]]:
     """Columns (lower -> real name) of every MariaDB table of ``survey``."""

@@ -17,17 +17,14 @@ import orjson
 
 from solas import metrics
 from solas.filters import object_id_list
-from solas.processors.filter import (
-    OBJECT_ID,
-    FilterProcessor,
-    Parsed,
-    Record,
-    batch_offsets,
-    upsert,
-)
+from solas.processors.filter import (OBJECT_ID, FilterProcessor, KafkaMessage, Parsed, Record,
+                                     batch_offsets, origin_of, refused_letters, upsert)
 from solas.processors.filters import RUN_ON_ANNOTATION, run_filters
-from solas.processors.retry import until_done
+from solas.processors.retry import (PermanentFailure, refused_positions, store_apart,
+                                    until_done)
 from solas.stores import mariadb
+from solas.stores.faults import classify_fault
+from solas.topics import DEADLETTER, stage_topic
 from tables.annotations import StateUpdate
 
 log = logging.getLogger(__name__)
@@ -151,18 +148,52 @@ class AnnotationProcessor:
 
     async def process(self, records: Sequence[Record]) -> list[StateUpdate]:
         """Store a batch of annotations and emit the matches it causes; returns the
-        updates of ``known`` for the caller to write once the batch is committed."""
+        updates of ``known`` for the caller to write once the batch is committed.
+        Annotations MariaDB refuses for good (a value too long, the schema) go to the
+        dead-letter topic in the batch's transaction; a later step failing for good sends
+        the whole batch there (:mod:`solas.processors.filter`)."""
         metrics.STAGE_IN.labels(STAGE).inc(len(records))
         await until_done(STAGE, "refresh", self._refresh_annotators)
         parsed = self.parse(records)
-        rows = [row for _, row in parsed]
-        await until_done(STAGE, "mariadb", upsert, self.filters.pool, "annotations", rows)
+        pool = self.filters.pool
+        refused = await store_apart(
+            STAGE, "mariadb", lambda positions: upsert(pool, "annotations", [
+                parsed[i][1] for i in positions]), len(parsed), classify_fault)
+        letters = refused_letters(
+            stage_topic(self.settings, DEADLETTER), records,
+            [origin_of(records[index]) for index, _ in parsed], refused, STAGE)
+        if refused:
+            metrics.STAGE_PERMANENT_FAILURES.labels(STAGE, "mariadb").inc()
+            metrics.STAGE_DEADLETTER.labels(STAGE, "mariadb").inc(len(letters))
+            log.error("%d annotations not storable, sent to the dead-letter topic: %s",
+                      len(letters), refused[0].failure.fault.reason)
+            gone = refused_positions(refused)
+            parsed = [item for i, item in enumerate(parsed) if i not in gone]
+        try:
+            updates = await self.send_matches(records, parsed, letters)
+        except PermanentFailure as failure:
+            await self.filters.dead_letter_batch(records, failure, letters)
+            return []
+        metrics.STAGE_OUT.labels(STAGE).inc(len(parsed))
+        return updates
+
+    async def send_matches(self, records: Sequence[Record], parsed: list[tuple[int, dict]],
+                           letters: Sequence[KafkaMessage]) -> list[StateUpdate]:
+        """Re-run the filters of the fast annotators of the stored annotations and send
+        their matches, with ``letters`` and the batch's offsets, in one transaction."""
         fresh, updates = self.changed(parsed)
-        runs = await until_done(STAGE, "filters", self.rerun, fresh)
+        runs = await until_done(STAGE, "filters", self.rerun, fresh, classify=classify_fault)
         no_alerts = Parsed([], [], [], [], [], [])
-        quota = await until_done(STAGE, "produce", self.filters.quota_book, runs)
+        quota = await until_done(STAGE, "produce", self.filters.quota_book, runs,
+                                 classify=classify_fault)
         out = self.filters.outgoing(runs, no_alerts, quota)
-        await until_done(STAGE, "produce", self.filters.emit, out, batch_offsets(records))
-        await until_done(STAGE, "produce", self.filters.record_usage, quota)
-        metrics.STAGE_OUT.labels(STAGE).inc(len(rows))
+        out = out._replace(kafka=[*letters, *out.kafka])
+        await until_done(STAGE, "produce", self.filters.emit, out, batch_offsets(records),
+                         classify=classify_fault)
+        try:
+            await until_done(STAGE, "produce", self.filters.record_usage, quota,
+                             classify=classify_fault)
+        except PermanentFailure as failure:  # sent already: only the quota count is short
+            metrics.STAGE_PERMANENT_FAILURES.labels(STAGE, "produce").inc()
+            log.error("filter quota usage not recorded: %s", failure.fault.reason)
         return updates

@@ -59,16 +59,31 @@ def compose(digest: Digest, sender: str, portal: str) -> EmailMessage:
     return message
 
 
+class DigestRun(NamedTuple):
+    """What one round of digests did."""
+
+    sent: int
+    """E-mails sent."""
+    failed: int
+    """Digests whose send failed (their matches stay queued)."""
+
+
 def send_digests(settings: Settings) -> int:
     """Send every queued digest (blocking); returns the number of e-mails sent.  A
     filter whose owner has no address, or whose mail fails, keeps its queue."""
+    return send_queued(settings).sent
+
+
+def send_queued(settings: Settings) -> DigestRun:
+    """:func:`send_digests`, counting the digests whose send failed.  Raises OSError if
+    the SMTP server cannot be reached (nothing sent, every match still queued)."""
     host, _, port = settings.smtp.partition(":")
-    sent = 0
+    sent = failed = 0
     with mariadb.connect(settings) as conn, conn.cursor() as cursor:
         cursor.execute(QUEUE_SQL)
         digests = group_digests(cursor.fetchall())
         if not digests:
-            return 0
+            return DigestRun(0, 0)
         with smtplib.SMTP(host, int(port or 25), timeout=30) as smtp:
             for digest in digests:
                 if not digest.email:
@@ -78,9 +93,10 @@ def send_digests(settings: Settings) -> int:
                                               settings.web_public_url))
                 except smtplib.SMTPException as exc:
                     log.error("digest of filter %d not sent: %s", digest.filter_id, exc)
+                    failed += 1
                     continue
                 cursor.executemany("DELETE FROM email_queue WHERE filter_id=%s AND "
                                    "object_key=%s", [(digest.filter_id, k)
                                                      for k, _ in digest.matches])
                 sent += 1
-    return sent
+    return DigestRun(sent, failed)

@@ -8,6 +8,13 @@ filter's topic (output 2-4), the ``live`` topic and the e-mail digest queue
 (output 1).  Kafka output and the batch's consumer offsets are committed in one
 Kafka transaction, so a crash at any point neither loses a match nor emits it twice
 (to ``read_committed`` consumers).
+
+A step that fails for good (a schema mismatch, a value that does not fit:
+:mod:`solas.stores.faults`) never stalls the stage: the alerts MariaDB refuses (the whole
+batch for a schema mismatch, else only the alerts at fault, found by splitting the batch)
+go to the dead-letter topic with the error, the stage, the step and their origin, in the
+batch's transaction, and the others go on; a later step failing for good sends the whole
+batch there.
 """
 from __future__ import annotations
 
@@ -33,14 +40,16 @@ from solas.processors.filters import (RUN_ON_ALERT, ActiveFilter, FilterRun,
 from solas.processors.ingest import RAW_TIMESTAMP_HEADER
 from solas.processors.ledger import (LedgerEntry, Pair, Settled, judge_entries, parse_origin,
                                      settle_doubts)
-from solas.processors.retry import until_done
+from solas.processors.retry import (PermanentFailure, Refused, refused_positions,
+                                    store_apart, until_done)
 from solas.processors.solar_system import store_solar_system
 from tables.sky import GwMap, SkyState
 from solas.settings import Settings
 from solas.skymatch import MocMatches, evaluate_skymap
 from solas.stores import mariadb
+from solas.stores.faults import classify_fault
 from solas.surveys import Alert
-from solas.topics import LIVE, committed_offsets, ensure_topics, stage_topic
+from solas.topics import DEADLETTER, LIVE, committed_offsets, ensure_topics, stage_topic
 
 log = logging.getLogger(__name__)
 STAGE = "filter"
@@ -92,6 +101,28 @@ class Outgoing(NamedTuple):
     emitted: list[tuple[int, int]]
 
 
+def origin_of(record: Record) -> str:
+    """``topic/partition/offset`` of a record."""
+    return f"{record.tp.topic}/{record.tp.partition}/{record.offset}"
+
+
+def dead_letter(topic: str, record: Record, stage: str, step: str, reason: str) -> KafkaMessage:
+    """The dead-letter message of ``record``: its own key and value, with headers naming
+    the stage and step that gave up on it, why, and where it came from."""
+    return KafkaMessage(topic, record.key, record.value, [
+        ("solas-stage", stage.encode()), ("solas-step", step.encode()),
+        ("solas-reason", reason.encode()), ("solas-origin", origin_of(record).encode())])
+
+
+def refused_letters(topic: str, records: Sequence[Record], origins: Sequence[str],
+                    refused: Sequence[Refused], stage: str) -> list[KafkaMessage]:
+    """Dead-letter messages of the alerts :func:`~solas.processors.retry.store_apart`
+    refused (positions in ``origins``, the parsed batch's record origins)."""
+    by_origin = {origin_of(r): r for r in records}
+    return [dead_letter(topic, by_origin[origins[i]], stage, r.failure.step,
+                        r.failure.fault.reason) for r in refused for i in r.positions]
+
+
 def parse_records(records: Sequence[Record], survey: str) -> Parsed:
     """Decode the JSON of each record (see :mod:`solas.processors.sherlock`); records
     that are not alerts of ``survey`` are counted as dead letters and left out."""
@@ -110,7 +141,7 @@ def parse_records(records: Sequence[Record], survey: str) -> Parsed:
             continue
         sherlock.append(context)
         tns.append(name)
-        origins.append(f"{record.tp.topic}/{record.tp.partition}/{record.offset}")
+        origins.append(origin_of(record))
         alerts.append(alert)
         bodies.append(body)
         raw.append(raw_ms)
@@ -387,7 +418,8 @@ class FilterProcessor:
         self._loaded = 0.0
         self._topics: set[str] = set()
         metrics.declare_stage(STAGE, ("store", "refresh", "filters", "ledger", "produce"),
-                              ("malformed", "other_survey"))
+                              ("malformed", "other_survey", "store", "filters", "ledger",
+                               "produce"))
 
     async def start(self) -> None:
         """Open the producer (its transactional id fences an earlier incarnation of this
@@ -571,31 +603,73 @@ class FilterProcessor:
             except Exception as exc:  # already broken: nothing more to release
                 log.warning("stopping the filter producer failed: %s", exc)
 
+    async def store_apart(self, records: Sequence[Record], parsed: Parsed
+                          ) -> tuple[Parsed, list[KafkaMessage]]:
+        """Store the batch (:meth:`store`); returns the alerts stored and the dead
+        letters of those MariaDB refused for good (see the module)."""
+        refused = await store_apart(
+            STAGE, "store", lambda positions: self.store(keep_positions(parsed, positions)),
+            len(parsed.alerts), classify_fault)
+        if not refused:
+            return parsed, []
+        for r in refused:
+            log.error("%d alerts not storable, sent to the dead-letter topic: %s",
+                      len(r.positions), r.failure.fault.reason)
+        metrics.STAGE_PERMANENT_FAILURES.labels(STAGE, "store").inc()
+        letters = refused_letters(stage_topic(self.settings, DEADLETTER), records,
+                                  parsed.origins, refused, STAGE)
+        metrics.STAGE_DEADLETTER.labels(STAGE, "store").inc(len(letters))
+        gone = refused_positions(refused)
+        return keep_positions(parsed, [i for i in range(len(parsed.alerts))
+                                       if i not in gone]), letters
+
+    async def refresh(self) -> None:
+        """Reload the active filters if due; a permanent failure keeps the filters
+        loaded before (the stage goes on with them) and is counted."""
+        try:
+            await until_done(STAGE, "refresh", self.refresh_filters, classify=classify_fault)
+        except PermanentFailure as failure:
+            metrics.STAGE_PERMANENT_FAILURES.labels(STAGE, "refresh").inc()
+            log.error("active filters not reloaded (%s): keeping the %d loaded before",
+                      failure.fault.reason, len(self.filters))
+            self._loaded = time.monotonic()
+
+    async def dead_letter_batch(self, records: Sequence[Record], failure: PermanentFailure,
+                                letters: Sequence[KafkaMessage] = ()) -> None:
+        """Send every record of the batch to the dead-letter topic (with ``letters``,
+        those of the alerts refused before) and commit its offsets, in one transaction
+        (for the filter stage, or the annotation stage that shares this processor)."""
+        topic = stage_topic(self.settings, DEADLETTER)
+        done = {dict(m.headers)["solas-origin"].decode() for m in letters}
+        rest = [dead_letter(topic, r, failure.stage, failure.step, failure.fault.reason)
+                for r in records if origin_of(r) not in done]
+        log.error("%s/%s failed for good (%s): %d records sent to the dead-letter topic",
+                  failure.stage, failure.step, failure.fault.reason, len(rest))
+        metrics.STAGE_PERMANENT_FAILURES.labels(failure.stage, failure.step).inc()
+        metrics.STAGE_DEADLETTER.labels(failure.stage, failure.step).inc(len(rest))
+        await until_done(failure.stage, "produce", self.emit, Outgoing([*letters, *rest], [], []),
+                         batch_offsets(records, self.seen_committed))
+
     async def process(self, records: Sequence[Record]) -> int:
         """Run the stage on one batch; returns the number of matches."""
         start = time.perf_counter()
         metrics.STAGE_IN.labels(STAGE).inc(len(records))
         metrics.STAGE_BATCH_SIZE.labels(STAGE).observe(len(records))
         parsed = parse_records(records, self.settings.survey)
-        await until_done(STAGE, "store", self.store, parsed)
-        await until_done(STAGE, "refresh", self.refresh_filters)
-        ids = batch_ids(parsed.alerts, self.settings.survey)
-        with metrics.STAGE_STEP_DURATION.labels(STAGE, "filters").time():
-            runs = await until_done(
-                STAGE, "filters", run_filters, self.ro_pool, self.pool,
-                [f for f in self.filters if f.run & RUN_ON_ALERT], ids,
-                self.settings.filter_row_limit, self.settings.filter_time_limit_s)
-        await until_done(STAGE, "filters", record_errors, self.pool,
-                         {r.filter.id: r.error for r in runs if r.error})
-        matches = match_sources(runs, parsed)
-        already = await until_done(STAGE, "ledger", self.already_emitted, matches)
-        quota = await until_done(STAGE, "ledger", self.quota_book, runs)
-        out = self.outgoing(runs, parsed, quota, already)
-        await until_done(STAGE, "ledger", self.record_emitted, out.emitted, matches)
-        with metrics.STAGE_STEP_DURATION.labels(STAGE, "produce").time():
-            await until_done(STAGE, "produce", self.emit, out,
-                             batch_offsets(records, self.seen_committed))
-        await until_done(STAGE, "ledger", self.mark_committed, out.emitted, quota)
+        parsed, letters = await self.store_apart(records, parsed)
+        await self.refresh()
+        try:
+            out, runs, quota = await self.send_matches(records, parsed, letters)
+        except PermanentFailure as failure:
+            await self.dead_letter_batch(records, failure, letters)
+            return 0
+        try:
+            await until_done(STAGE, "ledger", self.mark_committed, out.emitted, quota,
+                             classify=classify_fault)
+        except PermanentFailure as failure:  # sent: the group's offsets settle the ledger
+            metrics.STAGE_PERMANENT_FAILURES.labels(STAGE, "ledger").inc()
+            log.error("ledger rows of a sent batch not marked committed: %s",
+                      failure.fault.reason)
         metrics.STAGE_OUT.labels(STAGE).inc(len(parsed.alerts))
         metrics.STAGE_BATCH_DURATION.labels(STAGE).observe(time.perf_counter() - start)
         now_ms = time.time() * 1000
@@ -603,3 +677,34 @@ class FilterProcessor:
             if raw_ms:
                 metrics.PIPELINE_LATENCY.observe((now_ms - raw_ms) / 1000)
         return sum(len(r.rows) for r in runs)
+
+    async def send_matches(self, records: Sequence[Record], parsed: Parsed,
+                           letters: Sequence[KafkaMessage]
+                           ) -> tuple[Outgoing, list[FilterRun], QuotaBook]:
+        """Run the active filters on the stored alerts, record their matches in the
+        ledger and send them, with ``letters`` and the batch's offsets, in one Kafka
+        transaction.  Raises :class:`PermanentFailure` if a step fails for good."""
+        ids = batch_ids(parsed.alerts, self.settings.survey)
+        with metrics.STAGE_STEP_DURATION.labels(STAGE, "filters").time():
+            runs = await until_done(
+                STAGE, "filters", run_filters, self.ro_pool, self.pool,
+                [f for f in self.filters if f.run & RUN_ON_ALERT], ids,
+                self.settings.filter_row_limit, self.settings.filter_time_limit_s,
+                classify=classify_fault)
+        await until_done(STAGE, "filters", record_errors, self.pool,
+                         {r.filter.id: r.error for r in runs if r.error},
+                         classify=classify_fault)
+        matches = match_sources(runs, parsed)
+        already = await until_done(STAGE, "ledger", self.already_emitted, matches,
+                                   classify=classify_fault)
+        quota = await until_done(STAGE, "ledger", self.quota_book, runs,
+                                 classify=classify_fault)
+        out = self.outgoing(runs, parsed, quota, already)
+        out = out._replace(kafka=[*letters, *out.kafka])
+        await until_done(STAGE, "ledger", self.record_emitted, out.emitted, matches,
+                         classify=classify_fault)
+        with metrics.STAGE_STEP_DURATION.labels(STAGE, "produce").time():
+            await until_done(STAGE, "produce", self.emit, out,
+                             batch_offsets(records, self.seen_committed),
+                             classify=classify_fault)
+        return out, runs, quota

@@ -16,8 +16,9 @@ from typing import Awaitable, Callable, NamedTuple, Sequence, TypeVar
 from solas import metrics
 from solas.ingest import (DeadLetter, DecodedBatch, decode_batch, ingested_record,
                           position_headers)
-from solas.processors.retry import until_done
-from solas.stores.cassandra import PERMANENT_WRITE_ERRORS, CassandraStore, WriteStats
+from solas.processors.retry import PermanentFailure, until_done
+from solas.stores.cassandra import CassandraStore, WriteStats
+from solas.stores.faults import classify_fault
 from solas.surveys import SchemaLookup
 from solas.topics import DEADLETTER, INGESTED
 
@@ -93,17 +94,18 @@ class IngestProcessor:
             _count_writes(await _until_done("cassandra", self.store.write_alerts,
                                             batch.alerts))
             return batch
-        except PERMANENT_WRITE_ERRORS as exc:
-            log.error("batch not storable (%s): storing alert by alert", exc)
+        except PermanentFailure as failure:
+            log.error("batch not storable (%s): storing alert by alert", failure.fault.reason)
+            metrics.STAGE_PERMANENT_FAILURES.labels(STAGE, "cassandra").inc()
         kept, positions, dead = [], [], list(batch.dead)
         for alert, i in zip(batch.alerts, batch.positions):
             try:
                 _count_writes(await _until_done("cassandra", self.store.write_alerts, [alert]))
                 kept.append(alert)
                 positions.append(i)
-            except PERMANENT_WRITE_ERRORS as exc:
-                dead.append(DeadLetter(i, "store", f"not storable in Cassandra: "
-                                       f"{type(exc).__name__}: {exc}", packets[i].value))
+            except PermanentFailure as failure:
+                dead.append(DeadLetter(i, "store", "not storable in Cassandra: "
+                                       + failure.fault.reason, packets[i].value))
         return DecodedBatch(kept, positions, dead)
 
     async def _forward(self, packets: Sequence[Packet], batch: DecodedBatch) -> None:
@@ -124,8 +126,9 @@ class IngestProcessor:
 
 async def _until_done(step: str, call: Callable[..., Awaitable[T]], *args) -> T:
     """:func:`~solas.processors.retry.until_done` for this stage; errors of the data
-    itself (:data:`PERMANENT_WRITE_ERRORS`) are raised at once."""
-    return await until_done(STAGE, step, call, *args, permanent=PERMANENT_WRITE_ERRORS)
+    itself or of the schema (:func:`~solas.stores.faults.classify_fault`) are raised at
+    once as :class:`~solas.processors.retry.PermanentFailure`."""
+    return await until_done(STAGE, step, call, *args, classify=classify_fault)
 
 
 def _count_writes(stats: WriteStats) -> None:

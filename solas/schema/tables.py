@@ -312,6 +312,15 @@ def _user_tables(object_col: Column) -> list[TableSpec]:
             C("payload", "json", "the match as sent to Kafka"),
             C("queued", "datetime", default="CURRENT_TIMESTAMP(6)")),
             ("filter_id", "object_key"), "Matches waiting for the e-mail digest"),
+        TableSpec("housekeeping", (
+            C("task", "varchar(64)", "e-mail digests, ledger pruning, ...", nullable=False),
+            C("owner", "varchar(255)", "the worker holding the task's lease"),
+            C("lease_until", "datetime", "UTC end of the lease unless renewed"),
+            C("next_run", "datetime", "UTC time the task is due"),
+            C("last_run", "datetime", "UTC start of its last run"),
+            C("last_error", "text", "why its last run failed (then retried early)")),
+            ("task",), "Periodic tasks: one worker at a time runs each (a lease), on a "
+            "schedule kept across restarts"),
         TableSpec("crossmatch_tns", (
             C("tns_name", "varchar(32)", nullable=False), C("tns_prefix", "varchar(8)"),
             C("ra", "double", "deg"), C("decl", "double", "deg"),

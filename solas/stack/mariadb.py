@@ -1,24 +1,24 @@
 """Throwaway MariaDB 10.11 server (Debian's ``mariadb-server``) under ``$SOLAS_HOME``.
 
-The database and accounts of the settings, plus the read-only ``solas_ro`` account used
-to run user filters, are (re)declared by an init file on every start (idempotent).
+The database and owner account of the settings are (re)declared by an init file on every
+start (idempotent); ``solas db init`` makes the read-only account that runs user filters.
 """
 from __future__ import annotations
 
 import os
 import shutil
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 
 import pymysql
 
+from solas.settings import SURVEYS, default_database
 from solas.stack.base import Service
 from solas.stack.process import StackError, find_tool, tail
 from solas.stack.render import write_if_changed
 
 PACKAGES = "mariadb-server"
-#: Read-only account for user-written filter SQL (SELECT on the Solas database only).
-READONLY_USER, READONLY_PASSWORD = "solas_ro", "solas_ro"
 #: Hosts every account is declared for (TCP loopback and the Unix socket).
 HOSTS = ("127.0.0.1", "localhost")
 #: Longest wait for ``mariadb-install-db``, seconds.
@@ -37,20 +37,23 @@ def _ident(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
 
 
-def init_sql(database: str, user: str, password: str) -> str:
-    """Idempotent SQL creating *database*, its owner *user* and the read-only account."""
+def init_sql(database: str, user: str, password: str, others: Sequence[str] = ()) -> str:
+    """Idempotent SQL creating *database* and its owner *user*, with the same grants on
+    the databases *others* (the other surveys' defaults).  The owner may grant what it
+    holds and create accounts: ``solas db init`` makes the read-only account with it
+    (:func:`solas.stores.mariadb.init_readonly_account`)."""
     lines = [f"CREATE DATABASE IF NOT EXISTS {_ident(database)} CHARACTER SET utf8mb4;"]
-    for name, secret, grant in ((user, password, "ALL PRIVILEGES"),
-                                (READONLY_USER, READONLY_PASSWORD, "SELECT")):
-        for host in HOSTS:
-            account = f"{_quote(name)}@{_quote(host)}"
-            lines += [f"CREATE USER IF NOT EXISTS {account} IDENTIFIED BY {_quote(secret)};",
-                      f"ALTER USER {account} IDENTIFIED BY {_quote(secret)};",
-                      f"GRANT {grant} ON {_ident(database)}.* TO {account};",
-                      # databases of further deployments or test runs: <database>_*
-                      f"GRANT {grant} ON {_ident(database + '_%')}.* TO {account};"]
-            if name == user:  # the filter watchdog KILLs runaway read-only queries
-                lines.append(f"GRANT CONNECTION ADMIN ON *.* TO {account};")
+    names = list(dict.fromkeys([database, *others]))
+    for host in HOSTS:
+        account = f"{_quote(user)}@{_quote(host)}"
+        lines += [f"CREATE USER IF NOT EXISTS {account} IDENTIFIED BY {_quote(password)};",
+                  f"ALTER USER {account} IDENTIFIED BY {_quote(password)};"]
+        for db in names:
+            # and the databases of further deployments or test runs: <database>_*
+            lines += [f"GRANT ALL PRIVILEGES ON {_ident(name)}.* TO {account} WITH GRANT OPTION;"
+                      for name in (db, db + "_%")]
+        # the filter watchdog KILLs runaway read-only queries; db init makes that account
+        lines.append(f"GRANT CONNECTION ADMIN, CREATE USER ON *.* TO {account};")
     return "\n".join(lines) + "\n"
 
 
@@ -83,7 +86,9 @@ class MariaDBService(Service):
     def prepare(self) -> None:
         """Write the init SQL, clear a stale socket and pid, create the datadir once."""
         db = self.settings.mariadb
-        write_if_changed(self.init_file, init_sql(db["db"], db["user"], db["password"]))
+        # every survey's default database: the stack may be started for either survey
+        write_if_changed(self.init_file, init_sql(db["db"], db["user"], db["password"],
+                                                  [default_database(s) for s in SURVEYS]))
         self.socket_path.parent.mkdir(parents=True, exist_ok=True)
         for stale in (self.socket_path, Path(f"{self.socket_path}.lock"),
                       self.data_dir / "mariadbd.pid"):

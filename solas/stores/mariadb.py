@@ -1,8 +1,14 @@
-"""MariaDB store: connections and the schema of the queryable database."""
+"""MariaDB store: connections, the schema of the queryable database and its read-only
+account."""
 from __future__ import annotations
+
+import dataclasses
+import os
+import secrets
 
 import pymysql
 
+from solas.filters.scope import filter_tables
 from solas.schema.columns import mariadb_add_columns, mariadb_create
 from solas.schema.tables import mariadb_tables
 from solas.settings import Settings
@@ -69,3 +75,89 @@ async def open_pool(settings: Settings, user: str | None = None, password: str |
         host=params["host"], port=params["port"], user=user or params["user"],
         password=params["password"] if password is None else password, db=params["db"],
         autocommit=True, charset="utf8mb4", minsize=1, maxsize=maxsize, connect_timeout=10)
+
+
+def readonly_password(settings: Settings, create: bool = False) -> str:
+    """The read-only account's password, from its file; with ``create``, a missing file is
+    made first (a random password, mode 0600).  Never logged."""
+    path = settings.readonly_password_path
+    if create and not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass  # another process made it first
+        else:
+            with os.fdopen(fd, "w") as out:
+                out.write(secrets.token_urlsafe(24))
+    try:
+        password = path.read_text().strip()
+    except FileNotFoundError:
+        raise FileNotFoundError(
+            f"{path}: no password file of the read-only MariaDB account "
+            f"{settings.readonly_account}; run `solas db init` (or set "
+            f"SOLAS_MARIADB_READONLY_PASSWORD_FILE)") from None
+    if not password:
+        raise ValueError(f"{path}: the read-only account's password file is empty")
+    return password
+
+
+def readonly_credentials(settings: Settings) -> tuple[str, str]:
+    """(user, password) of the read-only account that runs user filter SQL."""
+    return settings.readonly_account, readonly_password(settings)
+
+
+def readonly_account_sql(database: str, user: str, tables: list[str], statement_time_s: float
+                         ) -> list[str]:
+    """The statements (pymysql templates: the password is the one parameter of the
+    first two) that make ``user`` the read-only account of ``database``: SELECT on
+    ``tables`` alone, every statement limited to ``statement_time_s``.  The account is
+    declared on host ``%`` and any narrower one is dropped (it would be chosen first);
+    everything it held is revoked before the grants (it is this database's alone)."""
+    account = _account(user, "%")
+    seconds = max(1, round(statement_time_s))
+    return [f"CREATE USER IF NOT EXISTS {account} IDENTIFIED BY %s",
+            f"ALTER USER {account} IDENTIFIED BY %s WITH MAX_STATEMENT_TIME {seconds}",
+            f"DROP USER IF EXISTS {_account(user, '127.0.0.1')}, {_account(user, 'localhost')}",
+            f"REVOKE ALL PRIVILEGES, GRANT OPTION FROM {account}",
+            *(f"GRANT SELECT ON `{database}`.`{table}` TO {account}" for table in tables)]
+
+
+def _account(user: str, host: str) -> str:
+    """'user'@'host' as SQL (the names escaped; ``%`` doubled for pymysql templates)."""
+    def literal(text: str) -> str:
+        return "'" + text.replace("\\", "\\\\").replace("'", "''").replace("%", "%%") + "'"
+    return f"{literal(user)}@{literal(host)}"
+
+
+def init_readonly_account(settings: Settings) -> list[str]:
+    """Create or update the read-only account (:func:`readonly_account_sql`) with the
+    admin account (``mariadb_admin_url``, else the owner); returns the statements run,
+    without the password."""
+    database = settings.mariadb["db"]
+    admin = settings
+    if settings.mariadb_admin_url:
+        admin = dataclasses.replace(settings, mariadb_url=settings.mariadb_admin_url
+                                    ).with_database(database)
+    password = readonly_password(settings, create=True)
+    statements = readonly_account_sql(database, settings.readonly_account,
+                                      filter_tables(settings.survey),
+                                      settings.readonly_statement_time_s)
+    with connect(admin) as conn, conn.cursor() as cur:
+        for statement in statements:
+            try:
+                cur.execute(statement, (password,) if "%s" in statement else ())
+            except pymysql.err.OperationalError as exc:
+                if exc.args and exc.args[0] in ACCOUNT_DENIED:
+                    raise PermissionError(
+                        f"MariaDB account {admin.mariadb['user']} may not create the "
+                        f"read-only account ({exc.args[1]}): set SOLAS_MARIADB_ADMIN_URL "
+                        "to an account with CREATE USER and GRANT OPTION, or restart a "
+                        "local stack started by an older Solas (`solas stack down`, then "
+                        "`solas stack up` grants them)") from None
+                raise
+    return statements
+
+
+#: MariaDB errors of an account lacking CREATE USER or GRANT OPTION.
+ACCOUNT_DENIED = frozenset({1044, 1045, 1142, 1227, 1410})

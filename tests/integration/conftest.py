@@ -40,12 +40,11 @@ def isolated(settings: Settings, survey: str, database: str = "") -> Settings:
     pipeline topic namespace and filter-topic prefix, and the survey's own database
     (one survey per database, as in a deployment), or the database suffix ``database``."""
     tag = uuid.uuid4().hex[:8]
-    base = settings.mariadb_url.rsplit("/", 1)[0]
     return dataclasses.replace(
-        settings, survey=survey, app_id=f"solas-test-{tag}",
+        settings.with_database(f"{settings.mariadb['db']}_{database or survey}"),
+        survey=survey, app_id=f"solas-test-{tag}",
         raw_topic_name=f"test-{tag}-alerts-{survey}", topic_namespace=f"test-{tag}-",
-        topic_prefix=f"test-{tag}-filter-",
-        mariadb_url=f"{base}/{settings.mariadb['db']}_{database or survey}")
+        topic_prefix=f"test-{tag}-filter-")
 
 
 @pytest.fixture(scope="session")

@@ -23,7 +23,6 @@ from solas.processors.filter import OBJECT_ID
 from solas.processors.filters import ActiveFilter, run_filters
 from solas.replay import messages_from_paths, produce, replay
 from solas.skymatch import moc_to_fits_bytes
-from solas.stack.mariadb import READONLY_PASSWORD, READONLY_USER
 from solas.stores import mariadb
 from solas.surveys import (DecodeError, decode_packet, iter_alert_paths, normalise,
                            read_alert_file)
@@ -136,7 +135,7 @@ def test_two_workers_see_a_new_watchlist_and_emit_each_match_once(ztf):
 
 async def _run_with_a_sleeper(settings, good: ActiveFilter, slow: ActiveFilter, ids):
     pool = await mariadb.open_pool(settings)
-    ro = await mariadb.open_pool(settings, READONLY_USER, READONLY_PASSWORD, maxsize=4)
+    ro = await mariadb.open_pool(settings, *mariadb.readonly_credentials(settings), maxsize=4)
     try:
         start = time.perf_counter()
         runs = await run_filters(ro, pool, [slow, good], {"objects": ids}, 100, time_limit_s=2.0)
@@ -304,7 +303,7 @@ def make_watchmap(settings, user: int, ra, dec) -> int:
 async def on_demand(settings, user: int, selected: str, tables: str, conditions: str):
     """Rows of a filter run on the whole database as the portal and API run it."""
     pool = await web_db.open_pool(settings)
-    runner = ReadOnlyRunner(settings, READONLY_USER, READONLY_PASSWORD)
+    runner = ReadOnlyRunner(settings, *mariadb.readonly_credentials(settings))
     try:
         compiled = await compile_for(pool, settings.survey, selected, tables, conditions,
                                      user)

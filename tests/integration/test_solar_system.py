@@ -16,7 +16,6 @@ from solas.processors.filter import FilterProcessor, Record, parse_records
 from solas.processors.filters import ActiveFilter, run_filter
 from solas.processors.sherlock import NO_CONTEXT, located, with_context
 from tables.sky import SkyState
-from solas.stack.mariadb import READONLY_PASSWORD, READONLY_USER
 from solas.stores import cassandra, mariadb
 from solas.surveys import encode_packet, read_alert_file
 from tests.integration.conftest import empty_database, make_user
@@ -156,7 +155,7 @@ def test_filters_select_solar_system_objects_streaming_and_on_demand(lsst, store
 
     async def streaming():
         pool = await mariadb.open_pool(lsst)
-        ro = await mariadb.open_pool(lsst, READONLY_USER, READONLY_PASSWORD)
+        ro = await mariadb.open_pool(lsst, *mariadb.readonly_credentials(lsst))
         try:
             compiled = compile_filter(selected, tables, conditions, "lsst")
             active = ActiveFilter(1, None, "near", True, 1, 2, None, None, None, compiled)
@@ -176,7 +175,7 @@ def test_filters_select_solar_system_objects_streaming_and_on_demand(lsst, store
         pool = await web_db.open_pool(lsst)
         try:
             compiled = await compile_for(pool, "lsst", selected, tables, conditions, user)
-            runner = ReadOnlyRunner(lsst, READONLY_USER, READONLY_PASSWORD)
+            runner = ReadOnlyRunner(lsst, *mariadb.readonly_credentials(lsst))
             return (await run_on_demand(runner, compiled, limit=1000)).rows
         finally:
             pool.close()

@@ -10,10 +10,12 @@ import time
 import pymysql
 import pytest
 
+from solas.db import init_all
 from solas.settings import Settings
 from solas.stack import down, services, status, up
 from solas.stack.kafka import kafka_port, list_topics
 from solas.stack.process import is_running
+from solas.stores.mariadb import readonly_credentials
 
 pytestmark = pytest.mark.integration
 #: A no-op ``up`` only probes each service; seconds.
@@ -49,11 +51,16 @@ def test_up_again_is_a_fast_no_op(stack: Settings) -> None:
     assert {name: st.pid for name, st in status(stack).items()} == before
 
 
-def test_readonly_account_can_only_select(stack: Settings) -> None:
-    assert mariadb_select_one(stack, "solas_ro", "solas_ro") == 1
-    db = stack.mariadb
-    conn = pymysql.connect(host="127.0.0.1", port=db["port"], user="solas_ro",
-                           password="solas_ro", database=db["db"])
+def test_readonly_account_can_only_select(stack: Settings, isolate) -> None:
+    """The owner account the stack declares may create the read-only account (solas db
+    init does, with the settings' credentials), which can then only SELECT."""
+    settings = isolate(stack, "ztf", "stack_readonly")
+    init_all(settings)
+    user, password = readonly_credentials(settings)
+    assert mariadb_select_one(settings, user, password) == 1
+    db = settings.mariadb
+    conn = pymysql.connect(host="127.0.0.1", port=db["port"], user=user,
+                           password=password, database=db["db"])
     with conn, conn.cursor() as cursor, pytest.raises(pymysql.err.OperationalError,
                                                       match="denied"):
         cursor.execute("CREATE TABLE ro_must_not_create (x INT)")

@@ -75,3 +75,19 @@ def test_upstream_settings_that_cannot_work_are_refused():
     plain = load_settings({"SOLAS_UPSTREAM_KAFKA": "127.0.0.1:9092",
                            "SOLAS_UPSTREAM_SECURITY_PROTOCOL": "PLAINTEXT"})
     assert plain.upstream_group == f"{plain.app_id}-upstream"
+
+
+def test_each_survey_has_its_own_default_database():
+    assert load_settings({}).mariadb["db"] == "solas"  # where ZTF deployments always were
+    lsst = load_settings({"SOLAS_SURVEY": "lsst"})
+    assert lsst.mariadb["db"] == "solas_lsst" and lsst.cassandra_keyspace == "solas_lsst"
+    named = load_settings({"SOLAS_SURVEY": "lsst",
+                           "SOLAS_MARIADB_URL": "mysql://u:p@db:3306/rubin"})
+    assert named.mariadb == {"host": "db", "port": 3306, "user": "u", "password": "p",
+                             "db": "rubin"}
+
+
+def test_with_database_keeps_the_server_and_account():
+    moved = load_settings({"SOLAS_MARIADB_URL": "mysql://u:p@db:3306"}).with_database("x_bench")
+    assert moved.mariadb == {"host": "db", "port": 3306, "user": "u", "password": "p",
+                             "db": "x_bench"}

@@ -15,6 +15,7 @@ from lasair import LasairError, lasair_client
 from mocpy import MOC
 
 from solas.skymatch import separation_arcsec
+from solas.stores.mariadb import readonly_credentials
 from solas.topics import (WATCHLIST_CHANGES, WATCHMAP_CHANGES, end_offsets, read_topic,
                           stage_topic)
 from web.queries import QueryError, ReadOnlyRunner
@@ -233,8 +234,8 @@ def test_hourly_limit_429_with_message(server):
 
 def test_readonly_runner_layers(server):
     async def attempts():
-        runner = ReadOnlyRunner(server.settings, "solas_ro", "solas_ro", timeout_s=1.0,
-                                grace_s=0.5)
+        runner = ReadOnlyRunner(server.settings, *readonly_credentials(server.settings),
+                                timeout_s=1.0, grace_s=0.5)
         outcomes = {}
         for name, sql in {"multi": "SELECT 1; SELECT 2", "write": "DELETE FROM users",
                           "sleep": "SELECT SLEEP(20)"}.items():

@@ -10,7 +10,7 @@ DESIGN_TABLES = {"objects", "sherlock_classifications", "watchlists", "watchlist
                  "watchlist_hits", "watchmaps", "area_hits", "mma_areas", "mma_area_hits",
                  "annotators", "annotations", "filters", "crossmatch_tns", "users",
                  "api_tokens", "catalogues", "catalogue_sources", "email_queue",
-                 "filter_emitted", "filter_quota"}
+                 "filter_emitted", "filter_quota", "housekeeping"}
 
 
 @pytest.mark.parametrize("survey", ["ztf", "lsst"])

@@ -131,10 +131,19 @@ def test_mariadb_init_sql() -> None:
     sql = init_sql("solas", "solas", "it's")
     assert "CREATE DATABASE IF NOT EXISTS `solas`" in sql
     for host in ("127.0.0.1", "localhost"):
-        assert f"GRANT ALL PRIVILEGES ON `solas`.* TO 'solas'@'{host}';" in sql
-        assert f"GRANT SELECT ON `solas`.* TO 'solas_ro'@'{host}';" in sql
+        assert (f"GRANT ALL PRIVILEGES ON `solas`.* TO 'solas'@'{host}' WITH GRANT OPTION;"
+                in sql)
+        assert f"GRANT CONNECTION ADMIN, CREATE USER ON *.* TO 'solas'@'{host}';" in sql
     assert "IDENTIFIED BY 'it''s'" in sql
-    assert "solas_ro" not in "".join(line for line in sql.splitlines() if "ALL PRIV" in line)
+    assert "solas_ro" not in sql  # solas db init makes the read-only account
+
+
+def test_mariadb_init_sql_grants_every_surveys_database() -> None:
+    sql = init_sql("solas_lsst", "solas", "pw", ["solas", "solas_lsst"])
+    for db in ("solas", "solas_lsst", "solas_%", "solas_lsst_%"):
+        assert (f"GRANT ALL PRIVILEGES ON `{db}`.* TO 'solas'@'127.0.0.1' WITH GRANT OPTION;"
+                in sql)
+    assert sql.count("ON `solas_lsst`.* TO 'solas'@'127.0.0.1'") == 1
 
 
 def test_foreign_process_on_port_is_refused(settings: Settings, fake_bin: Path) -> None:
