@@ -19,6 +19,7 @@ from pathlib import Path
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
+from solas.secret_files import ensure_secret_file
 from solas.settings import Settings
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
@@ -75,15 +76,7 @@ def secret_path(settings: Settings) -> Path:
 def load_secret(settings: Settings) -> bytes:
     """The portal's signing key, created (32 random bytes, mode 0600) on first use."""
     path = secret_path(settings)
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass  # another process made it first
-        else:
-            with os.fdopen(fd, "w") as out:
-                out.write(secrets.token_hex(32))
+    ensure_secret_file(path, lambda: secrets.token_hex(32))
     key = path.read_text().strip()
     if len(key) < 32:
         raise ValueError(f"{path}: the signing key must have at least 32 characters")

@@ -3,7 +3,6 @@ account."""
 from __future__ import annotations
 
 import dataclasses
-import os
 import secrets
 
 import pymysql
@@ -11,6 +10,7 @@ import pymysql
 from solas.filters.scope import filter_tables
 from solas.schema.columns import mariadb_add_columns, mariadb_create
 from solas.schema.tables import mariadb_tables
+from solas.secret_files import ensure_secret_file
 from solas.settings import Settings
 
 
@@ -81,15 +81,8 @@ def readonly_password(settings: Settings, create: bool = False) -> str:
     """The read-only account's password, from its file; with ``create``, a missing file is
     made first (a random password, mode 0600).  Never logged."""
     path = settings.readonly_password_path
-    if create and not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass  # another process made it first
-        else:
-            with os.fdopen(fd, "w") as out:
-                out.write(secrets.token_urlsafe(24))
+    if create:
+        ensure_secret_file(path, lambda: secrets.token_urlsafe(24))
     try:
         password = path.read_text().strip()
     except FileNotFoundError:
