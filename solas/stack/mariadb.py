@@ -130,13 +130,15 @@ class MariaDBService(Service):
                 "--max-allowed-packet=64M", "--innodb-flush-log-at-trx-commit=2"]
 
     def ready(self) -> bool:
-        """True if ``SELECT 1`` answers over TCP as the Solas user on its database."""
+        """True if ``SELECT 1`` answers over TCP as the Solas user.  The server is what is
+        asked, not one database: a deployment's database may not exist yet (``solas db
+        init`` creates it), and a server started for another one is ready all the same."""
         if not self._port_open("sql"):
             return False
         db = self.settings.mariadb
         try:
             conn = pymysql.connect(host="127.0.0.1", port=db["port"], user=db["user"],
-                                   password=db["password"], database=db["db"],
+                                   password=db["password"],
                                    connect_timeout=PROBE_TIMEOUT_S,
                                    read_timeout=PROBE_TIMEOUT_S)
         except pymysql.MySQLError:

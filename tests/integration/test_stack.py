@@ -51,6 +51,17 @@ def test_up_again_is_a_fast_no_op(stack: Settings) -> None:
     assert {name: st.pid for name, st in status(stack).items()} == before
 
 
+def test_up_for_a_database_not_made_yet_is_ready_at_once(stack: Settings) -> None:
+    fresh = stack.with_database("solas_not_made_yet")
+    with pymysql.connect(**{k: v for k, v in stack.mariadb.items() if k != "db"}) as conn, \
+            conn.cursor() as cursor:
+        cursor.execute("DROP DATABASE IF EXISTS solas_not_made_yet")
+    started = time.monotonic()
+    up(fresh)  # the server is up: only the database is missing, and db init makes it
+    assert time.monotonic() - started < NOOP_UP_S
+    assert status(fresh)["mariadb"].ready
+
+
 def test_readonly_account_can_only_select(stack: Settings, isolate) -> None:
     """The owner account the stack declares may create the read-only account (solas db
     init does, with the settings' credentials), which can then only SELECT."""
