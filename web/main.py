@@ -18,9 +18,9 @@ from aiokafka import AIOKafkaProducer
 
 from solas.settings import Settings
 from solas.stores import cassandra
-from web import api, db, jobs, pages
+from web import accounts, api, db, jobs, pages
 from web.config import (CONFIG, JOBS, LIVE, SERVICES, SETTINGS, SHERLOCK, SIGNER,
-                        STATUS, Services, WebConfig)
+                        STATUS, TOKENS, Services, WebConfig)
 from web.lightcurves import reader
 from web.live import LiveHub
 from web.middleware import (csrf_middleware, error_middleware, security_headers,
@@ -29,7 +29,7 @@ from web.metrics import metrics_middleware, metrics_page
 from web.publish import Publisher
 from web.queries import ReadOnlyRunner
 from web.ratelimit import forget_old_counts
-from web.security import SessionSigner, load_secret
+from web.security import ApiTokens, SessionSigner, load_secret
 from web.sherlock import SherlockService
 
 HERE = Path(__file__).resolve().parent
@@ -41,6 +41,8 @@ async def services_ctx(app: web.Application):
     settings, config = app[SETTINGS], app[CONFIG]
     pool = await db.open_pool(settings)
     await db.ensure_web_tables(pool)
+    if await accounts.hash_clear_tokens(pool):
+        log.info("API tokens stored in clear were replaced by their digests")
     await forget_old_counts(pool)
     runner = ReadOnlyRunner(settings, config.readonly_user, config.readonly_password,
                             timeout_s=config.query_timeout_s, grace_s=config.watchdog_grace_s)
@@ -95,6 +97,7 @@ def create_app(settings: Settings, config: WebConfig | None = None) -> web.Appli
     app[SETTINGS] = settings
     app[CONFIG] = config
     app[SIGNER] = SessionSigner(load_secret(settings), config.session_days * 86400)
+    app[TOKENS] = ApiTokens(load_secret(settings))
     app[JOBS] = set()
     app[STATUS] = []
     app[SHERLOCK] = SherlockService(settings)
