@@ -157,6 +157,10 @@ class Settings:
     data_dir: Path = _doc("Folder of the shared real sample data.",
                           Path(__file__).resolve().parent.parent.parent / "shared" / "data",
                           "SOLAS_DATA")
+    # Limits against hostile users (issue 32).
+    web_metrics_port: int = _doc(
+        "Port on which the portal serves /metrics for Prometheus (on metrics_bind); the "
+        "public web port does not serve them.", 9149, "SOLAS_WEB_METRICS_PORT")
 
     @property
     def raw_topic(self) -> str:

@@ -16,6 +16,7 @@ import jinja2
 from aiohttp import web
 from aiokafka import AIOKafkaProducer
 
+from solas import metrics
 from solas.settings import Settings
 from solas.stores import cassandra
 from web import accounts, api, db, jobs, pages
@@ -25,7 +26,7 @@ from web.lightcurves import reader
 from web.live import LiveHub
 from web.middleware import (csrf_middleware, error_middleware, security_headers,
                             session_middleware)
-from web.metrics import metrics_middleware, metrics_page
+from web.metrics import metrics_middleware
 from web.publish import Publisher
 from web.queries import ReadOnlyRunner
 from web.ratelimit import forget_old_counts
@@ -85,7 +86,7 @@ def setup_routes(app: web.Application) -> None:
                 app.router.add_route(route.method, path.rstrip("/"), route.handler)
     app.router.add_routes(pages.routes)
     app.router.add_static("/static/", HERE / "static", name="static")
-    app.router.add_get("/metrics", metrics_page, name="metrics")
+    # no /metrics here: they are served on settings.web_metrics_port (see run_web)
 
 
 def create_app(settings: Settings, config: WebConfig | None = None) -> web.Application:
@@ -116,5 +117,6 @@ def run_web(settings: Settings, port: int | None = None, host: str = "0.0.0.0",
             config: WebConfig | None = None) -> None:
     """Serve the portal until stopped (blocking; ``solas web``)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    metrics.serve_metrics(settings.web_metrics_port, settings.metrics_bind)
     web.run_app(create_app(settings, config), host=host,
                 port=settings.web_port if port is None else port, access_log=None)

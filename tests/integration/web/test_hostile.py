@@ -97,3 +97,8 @@ async def _insert_token(pool, token: str, user_id: int) -> None:
     from web import db
     await db.execute(pool, "INSERT INTO api_tokens (token, user) VALUES (%s, %s)",
                      (token, user_id))
+
+
+def test_metrics_are_not_served_on_the_public_port(server):
+    """Issue 32 item 6: /metrics was public (route names, counts, timings)."""
+    assert requests.get(f"{server.url}/metrics").status_code == 404
