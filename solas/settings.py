@@ -161,6 +161,10 @@ class Settings:
     web_metrics_port: int = _doc(
         "Port on which the portal serves /metrics for Prometheus (on metrics_bind); the "
         "public web port does not serve them.", 9149, "SOLAS_WEB_METRICS_PORT")
+    result_max_bytes: int = _doc(
+        "Most bytes of values one portal or API query may return (rows are streamed and "
+        "counted; past it the query is stopped with an error naming this cap).",
+        100 * 2**20, "SOLAS_RESULT_MAX_BYTES")
 
     @property
     def raw_topic(self) -> str:

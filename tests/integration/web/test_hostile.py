@@ -102,3 +102,43 @@ async def _insert_token(pool, token: str, user_id: int) -> None:
 def test_metrics_are_not_served_on_the_public_port(server):
     """Issue 32 item 6: /metrics was public (route names, counts, timings)."""
     assert requests.get(f"{server.url}/metrics").status_code == 404
+
+
+def test_a_result_over_the_byte_cap_is_stopped_with_an_error(server, sample_objects):
+    """Issue 32 item 2: a 300 MB result grew the portal by 1.1 GB (all rows buffered)."""
+    from solas.stack.mariadb import READONLY_PASSWORD, READONLY_USER
+    from web.queries import QueryError, ReadOnlyRunner
+    oid = ID_COLUMNS[server.settings.survey]
+    sql = f"SELECT objects.{oid}, objects.{oid} AS again FROM objects LIMIT 1000"
+
+    async def refuse_then_answer():
+        runner = ReadOnlyRunner(server.settings, READONLY_USER, READONLY_PASSWORD,
+                                max_bytes=20)
+        try:
+            with pytest.raises(QueryError, match="larger than 20 bytes.*RESULT_MAX_BYTES"):
+                await runner.run(sql)
+            runner.max_bytes = 10**9  # the runner is still usable
+            return await runner.run(sql)
+        finally:
+            runner.close()
+
+    assert len(_on_portal(server, refuse_then_answer()).rows) == \
+        min(1000, len(sample_objects))
+    assert server.settings.result_max_bytes == 100 * 2**20
+
+
+def test_the_owner_sees_why_a_filter_was_switched_off(server):
+    """Issue 32 item 1: the stage's message is shown where the portal shows errors."""
+    from solas.stores import mariadb
+    s, token, _name = register(server)
+    r = s.post(f"{server.url}/filters/save", data={
+        "csrf_token": token, "name": "slow one", "selected": "objects."
+        + ID_COLUMNS[server.settings.survey], "tables": "objects", "conditions": "",
+        "run": "1", "output": "0"})
+    filter_url = r.url
+    fid = int(filter_url.rsplit("/", 1)[1])
+    with mariadb.connect(server.settings) as conn, conn.cursor() as cursor:
+        cursor.execute("UPDATE filters SET run=0, last_error='switched off: it ran longer "
+                       "than 10 s', last_error_at=NOW(6) WHERE id=%s", (fid,))
+    assert "switched off: it ran longer than 10 s" in s.get(filter_url).text
+    assert "switched off" not in requests.get(filter_url).text  # not to others

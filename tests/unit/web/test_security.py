@@ -111,3 +111,12 @@ def test_api_tokens_are_derived_and_stored_as_digests():
     assert ApiTokens(b"x" * 32).derive(7, when) != token  # needs the portal's secret
     assert token_digest(token) == hashlib.sha256(token.encode()).hexdigest() != token
     assert token_digest(token.upper()) == token_digest(token)
+
+
+def test_result_values_are_weighed_by_their_text():
+    import decimal
+
+    from web.queries import value_bytes
+    assert value_bytes("abc") == 3 and value_bytes(b"\x00" * 10) == 10
+    assert value_bytes(12) == value_bytes(1.5) == value_bytes(None) == 8
+    assert value_bytes(decimal.Decimal("1.5")) == 8
