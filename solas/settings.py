@@ -226,6 +226,14 @@ class Settings:
     data_dir: Path = _doc("Folder of the shared real sample data.",
                           Path(__file__).resolve().parent.parent.parent / "shared" / "data",
                           "SOLAS_DATA")
+    # Limits against hostile users (issue 32).
+    web_metrics_port: int = _doc(
+        "Port on which the portal serves /metrics for Prometheus (on metrics_bind); the "
+        "public web port does not serve them.", 9149, "SOLAS_WEB_METRICS_PORT")
+    result_max_bytes: int = _doc(
+        "Most bytes of values one portal or API query may return (rows are streamed and "
+        "counted; past it the query is stopped with an error naming this cap).",
+        100 * 2**20, "SOLAS_RESULT_MAX_BYTES")
 
     @property
     def raw_topic(self) -> str:

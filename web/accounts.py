@@ -5,6 +5,7 @@ async functions on its pool.
 """
 from __future__ import annotations
 
+import datetime
 import re
 from typing import NamedTuple
 
@@ -14,8 +15,8 @@ from solas.settings import Settings
 from solas.stores.mariadb import connect
 from web import db
 from web.config import USER_CLASSES
-from web.security import (check_password_strength, hash_password, new_api_token,
-                          verify_password)
+from web.security import (TOKEN_DIGEST_CHARS, ApiTokens, check_password,
+                          check_password_strength, hash_password, token_digest)
 
 USERNAME = re.compile(r"[A-Za-z0-9_.\-]{3,64}")
 EMAIL = re.compile(r"[^@\s]{1,128}@[^@\s]{1,126}")
@@ -107,45 +108,68 @@ async def authenticate(pool: aiomysql.Pool, name: str, password: str) -> User | 
     """The user if name and password match, else None."""
     row = await db.fetch_one(pool, f"SELECT {USER_COLUMNS}, password_hash FROM users "
                                    "WHERE username=%s", (name,))
-    if row is None or not verify_password(password, row["password_hash"]):
+    # an unknown name costs one scrypt too (check_password): no timing oracle
+    if not check_password(password, row["password_hash"] if row else None) or row is None:
         return None
     return _user(row)
 
 
 async def user_by_token(pool: aiomysql.Pool, token: str) -> User | None:
-    """The owner of an API token, or None."""
+    """The owner of an API token, or None (tokens are looked up by their digest)."""
     if not re.fullmatch(r"[0-9a-fA-F]{16,64}", token or ""):
         return None
     return _user(await db.fetch_one(
         pool, f"SELECT {USER_COLUMNS} FROM api_tokens JOIN users ON users.id = "
-              "api_tokens.user WHERE token=%s", (token.lower(),)))
+              "api_tokens.user WHERE token=%s", (token_digest(token),)))
 
 
-async def tokens_of(pool: aiomysql.Pool, user_id: int) -> list[dict]:
-    """The API tokens of a user, newest first."""
-    return await db.fetch_all(pool, "SELECT token, created FROM api_tokens WHERE user=%s "
-                                    "ORDER BY created DESC", (user_id,))
+async def hash_clear_tokens(pool: aiomysql.Pool) -> int:
+    """Replace tokens stored in clear (before digests) by their digests; idempotent.
+    Returns how many were replaced: their owners keep using them, and see them as
+    hidden on their profile."""
+    rows, _ = await db.execute(
+        pool, "UPDATE api_tokens SET token = SHA2(LOWER(token), 256) "
+              f"WHERE CHAR_LENGTH(token) <> {TOKEN_DIGEST_CHARS}")
+    return int(rows)
 
 
-async def create_token(pool: aiomysql.Pool, user_id: int) -> str:
-    """A new API token for the user."""
-    token = new_api_token()
-    await db.execute(pool, "INSERT INTO api_tokens (token, user) VALUES (%s, %s)",
-                     (token, user_id))
-    return token
+async def tokens_of(pool: aiomysql.Pool, keys: ApiTokens, user_id: int) -> list[dict]:
+    """The API tokens of a user, newest first: ``id`` (the digest, to revoke it),
+    ``created``, and ``token`` (None for a token made before digests: not shown)."""
+    rows = await db.fetch_all(pool, "SELECT token AS id, created FROM api_tokens "
+                                    "WHERE user=%s ORDER BY created DESC", (user_id,))
+    for row in rows:
+        token = keys.derive(user_id, row["created"])
+        row["token"] = token if token_digest(token) == row["id"] else None
+    return rows
 
 
-async def first_token(pool: aiomysql.Pool, user_id: int) -> str:
-    """The user's oldest token, created if there is none (``/api/auth-token/``)."""
-    row = await db.fetch_one(pool, "SELECT token FROM api_tokens WHERE user=%s "
-                                   "ORDER BY created LIMIT 1", (user_id,))
-    return row["token"] if row else await create_token(pool, user_id)
+async def create_token(pool: aiomysql.Pool, keys: ApiTokens, user_id: int) -> str:
+    """A new API token for the user (only its digest is stored)."""
+    for _ in range(5):  # two in the same microsecond: the key repeats, try again
+        created = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+        token = keys.derive(user_id, created)
+        rows, _ = await db.execute(
+            pool, "INSERT IGNORE INTO api_tokens (token, user, created) VALUES (%s, %s, %s)",
+            (token_digest(token), user_id, created))
+        if rows == 1:
+            return token
+    raise RuntimeError("could not create an API token")
 
 
-async def delete_token(pool: aiomysql.Pool, user_id: int, token: str) -> bool:
-    """Revoke one of the user's tokens; False if it is not theirs."""
-    rows, _ = await db.execute(pool, "DELETE FROM api_tokens WHERE user=%s AND token=%s",
-                               (user_id, token))
+async def first_token(pool: aiomysql.Pool, keys: ApiTokens, user_id: int) -> str:
+    """The user's oldest token that can be shown, created if there is none
+    (``/api/auth-token/``: the same token each time)."""
+    shown = [t["token"] for t in await tokens_of(pool, keys, user_id) if t["token"]]
+    return shown[-1] if shown else await create_token(pool, keys, user_id)
+
+
+async def delete_token(pool: aiomysql.Pool, user_id: int, token_id: str) -> bool:
+    """Revoke one of the user's tokens, given by its id (digest) or the token itself;
+    False if it is not theirs."""
+    rows, _ = await db.execute(
+        pool, "DELETE FROM api_tokens WHERE user=%s AND token IN (%s, %s)",
+        (user_id, token_id, token_digest(token_id)))
     return rows == 1
 
 

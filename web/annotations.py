@@ -30,7 +30,7 @@ def annotator_fields(params: Mapping) -> dict:
                          "table name)")
     return {"topic": topic,
             "description": forms.text(params, "description", "") or "",
-            "url": forms.text(params, "url", "", max_length=1024) or "",
+            "url": forms.link(params, "url"),
             "active": forms.boolean(params, "active", True),
             "public": forms.boolean(params, "public", True),
             "fast": forms.boolean(params, "fast", False)}
@@ -66,7 +66,7 @@ def _annotation(survey: str, item: Mapping, index: int) -> dict:
         classification = forms.text(item, "classification", required=True, max_length=80)
         version = forms.text(item, "version", "0.1", max_length=64)
         explanation = forms.text(item, "explanation", "", max_length=65_535)
-        url = forms.text(item, "url", "", max_length=1024)
+        url = forms.link(item, "url")
     except BadRequest as err:
         raise BadRequest(where + err.message) from None
     classdict = item.get("classdict", "{}")

@@ -11,7 +11,7 @@ from aiohttp import web
 from solas.filters import FilterError
 from web import (accounts, annotations, db, filters, forms, jobs, objects, sky, watchlists,
                  watchmaps)
-from web.config import CONFIG, ROW_CAPS, SERVICES, SETTINGS, SHERLOCK
+from web.config import CONFIG, ROW_CAPS, SERVICES, SETTINGS, SHERLOCK, TOKENS
 from web.forms import BadRequest, NotFound, request_params
 from web.middleware import json_response
 from web.queries import QueryError, compile_for, rows_as_dicts, run_filter
@@ -169,7 +169,8 @@ async def auth_token(request: web.Request) -> web.Response:
     if user is None:
         await count_failed_login(request)
         raise BadRequest("Unable to log in with provided credentials.")
-    return json_response({"token": await accounts.first_token(pool, user.id)})
+    return json_response({"token": await accounts.first_token(pool, request.app[TOKENS],
+                                                              user.id)})
 
 
 # ------------------------------------------------------------------ filters

@@ -14,7 +14,7 @@ if TYPE_CHECKING:  # the modules below import this one
     from web.lightcurves import CassandraReader
     from web.live import LiveHub
     from web.queries import ReadOnlyRunner
-    from web.security import SessionSigner
+    from web.security import ApiTokens, SessionSigner
     from web.sherlock import SherlockService
 
 USER_CLASSES = ("anonymous", "user", "power")
@@ -75,6 +75,8 @@ JOBS = web.AppKey("jobs", set)
 SHERLOCK = web.AppKey("sherlock", "SherlockService")
 STATUS = web.AppKey("status", list)
 """[monotonic time, counts] of the last status computation (a short cache)."""
+TOKENS = web.AppKey("tokens", "ApiTokens")
+"""Derives the API tokens shown to their owners (:class:`web.security.ApiTokens`)."""
 SESSION = web.RequestKey("session", dict)
 """The request's session dict (CSRF token, user id)."""
 USER = web.RequestKey("user", object)

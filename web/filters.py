@@ -24,7 +24,7 @@ OUTPUT_MODES = {0: "none", 1: "e-mail", 2: "Kafka", 3: "Kafka with the lite ligh
                 4: "Kafka with the full alert"}
 COLUMNS = ("filters.id, filters.user, users.username AS owner, filters.name, "
            "filters.description, selected, conditions, tables, public, run, output, "
-           "topic_name, filters.created, modified")
+           "topic_name, filters.created, modified, last_error, last_error_at")
 
 
 class FilterInput(NamedTuple):
@@ -78,7 +78,8 @@ async def save_filter(pool, settings: Settings, user_id: int, data: FilterInput,
         await db.execute(
             pool, "UPDATE filters SET name=%s, description=%s, selected=%s, conditions=%s, "
                   "tables=%s, real_sql=%s, public=%s, run=%s, output=%s, "
-                  "modified=UTC_TIMESTAMP(6) WHERE id=%s AND user=%s",
+                  "modified=UTC_TIMESTAMP(6), last_error=NULL, last_error_at=NULL "
+                  "WHERE id=%s AND user=%s",
             (*values, filter_id, user_id))
     topic = await topic_of(pool, filter_id)
     if data.run and topic is None:

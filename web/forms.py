@@ -14,6 +14,7 @@ import orjson
 from aiohttp import web
 
 from solas.filters.build import ZTF_OBJECT_ID
+from web.security import is_http_url
 
 TRUE = {"1", "true", "yes", "on", "t", "y"}
 FALSE = {"0", "false", "no", "off", "f", "n", ""}
@@ -94,6 +95,15 @@ def text(params: Mapping, name: str, default: str | None = None, *, required: bo
         raise BadRequest(f"{name}: expected a string")
     if len(value) > max_length:
         raise BadRequest(f"{name}: longer than {max_length} characters")
+    return value
+
+
+def link(params: Mapping, name: str, *, max_length: int = 1024) -> str:
+    """An optional http(s) URL parameter ('' if absent): any other scheme
+    (``javascript:``, ``data:``, ...) is refused, so it can be shown as a link."""
+    value = text(params, name, "", max_length=max_length) or ""
+    if value and not is_http_url(value):
+        raise BadRequest(f"{name}: must be an http:// or https:// URL")
     return value
 
 

@@ -33,7 +33,7 @@ async def set_progress(pool, kind: str, ref_id: int, state: str, *, done: int = 
               "hits=COALESCE(VALUES(hits), hits), message=VALUES(message), "
               "errors=COALESCE(VALUES(errors), errors), updated=VALUES(updated)",
         (kind, ref_id, state, done, total, cones, hits, message,
-         None if errors is None else orjson.dumps(errors[:MAX_STORED_ERRORS]).decode()))
+         None if errors is None else orjson.dumps(errors[:MAX_STORED_ERRORS + 1]).decode()))
 
 
 async def progress(pool, kind: str, ref_id: int) -> dict:

@@ -16,21 +16,22 @@ import jinja2
 from aiohttp import web
 from aiokafka import AIOKafkaProducer
 
+from solas import metrics
 from solas.settings import Settings
 from solas.stores import cassandra
 from solas.stores.mariadb import readonly_credentials
-from web import api, db, jobs, pages
+from web import accounts, api, db, jobs, pages
 from web.config import (CONFIG, JOBS, LIVE, SERVICES, SETTINGS, SHERLOCK, SIGNER,
-                        STATUS, Services, WebConfig)
+                        STATUS, TOKENS, Services, WebConfig)
 from web.lightcurves import reader
 from web.live import LiveHub
 from web.middleware import (csrf_middleware, error_middleware, security_headers,
                             session_middleware)
-from web.metrics import metrics_middleware, metrics_page
+from web.metrics import metrics_middleware
 from web.publish import Publisher
 from web.queries import ReadOnlyRunner
 from web.ratelimit import forget_old_counts
-from web.security import SessionSigner, load_secret
+from web.security import ApiTokens, SessionSigner, load_secret
 from web.sherlock import SherlockService
 
 HERE = Path(__file__).resolve().parent
@@ -42,6 +43,8 @@ async def services_ctx(app: web.Application):
     settings, config = app[SETTINGS], app[CONFIG]
     pool = await db.open_pool(settings)
     await db.ensure_web_tables(pool)
+    if await accounts.hash_clear_tokens(pool):
+        log.info("API tokens stored in clear were replaced by their digests")
     await forget_old_counts(pool)
     user, password = ((config.readonly_user, config.readonly_password)
                       if config.readonly_user else readonly_credentials(settings))
@@ -86,7 +89,7 @@ def setup_routes(app: web.Application) -> None:
                 app.router.add_route(route.method, path.rstrip("/"), route.handler)
     app.router.add_routes(pages.routes)
     app.router.add_static("/static/", HERE / "static", name="static")
-    app.router.add_get("/metrics", metrics_page, name="metrics")
+    # no /metrics here: they are served on settings.web_metrics_port (see run_web)
 
 
 def create_app(settings: Settings, config: WebConfig | None = None) -> web.Application:
@@ -98,6 +101,7 @@ def create_app(settings: Settings, config: WebConfig | None = None) -> web.Appli
     app[SETTINGS] = settings
     app[CONFIG] = config
     app[SIGNER] = SessionSigner(load_secret(settings), config.session_days * 86400)
+    app[TOKENS] = ApiTokens(load_secret(settings))
     app[JOBS] = set()
     app[STATUS] = []
     app[SHERLOCK] = SherlockService(settings)
@@ -116,5 +120,6 @@ def run_web(settings: Settings, port: int | None = None, host: str = "0.0.0.0",
             config: WebConfig | None = None) -> None:
     """Serve the portal until stopped (blocking; ``solas web``)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    metrics.serve_metrics(settings.web_metrics_port, settings.metrics_bind)
     web.run_app(create_app(settings, config), host=host,
                 port=settings.web_port if port is None else port, access_log=None)

@@ -1,11 +1,12 @@
 """The portal's Prometheus metrics (declared in :mod:`solas.metrics`): a middleware
-counting requests by route template, method and status, and the ``/metrics`` page."""
+counting requests by route template, method and status.  They are served on their own
+port (``SOLAS_WEB_METRICS_PORT``, see :func:`web.main.run_web`), never on the public
+web port."""
 from __future__ import annotations
 
 import time
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from solas import metrics
 
@@ -33,7 +34,3 @@ async def metrics_middleware(request: web.Request, handler):
         metrics.API_REQUESTS.labels(route, request.method, str(status)).inc()
         metrics.API_REQUEST_DURATION.labels(route).observe(time.perf_counter() - start)
 
-
-async def metrics_page(request: web.Request) -> web.Response:
-    """``/metrics`` in the Prometheus text format."""
-    return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -17,19 +17,21 @@ import orjson
 from aiohttp import web
 
 from solas.filters import FilterError
+from solas.filters.build import INT64_MAX
 from solas.schema.tables import mariadb_tables
 from solas.skymatch import parse_dec, parse_ra
 from solas.topics import LIVE as LIVE_TOPIC, INGESTED, SHERLOCKED, end_offsets, stage_topic
 from web import accounts, annotations, db, filters, forms, jobs, objects, sky, watchlists, \
     watchmaps
 from web.config import (CONFIG, HOURLY_LIMITS, LIVE, PAGE_ROWS, ROW_CAPS, SERVICES, SESSION,
-                        SETTINGS, STATUS, USER, USER_CLASSES)
+                        SETTINGS, STATUS, TOKENS, USER, USER_CLASSES)
 from web.forms import BadRequest, Forbidden, NotFound
 from web.images import ImageError, zscale_png
 from web.lightcurves import CUTOUT_TYPES
 from web.middleware import json_response, login, logout
 from web.queries import QueryError, compile_for, json_value, run_filter
 from web.ratelimit import check_login_allowed, count_failed_login
+from web.security import is_http_url, local_path
 from web.uploads import read_multipart
 
 routes = web.RouteTableDef()
@@ -62,6 +64,7 @@ def _fmt(value, digits: int = 5):
 def setup_filters(env: jinja2.Environment) -> None:
     """Template filters."""
     env.filters["fmt"] = _fmt
+    env.filters["http_link"] = lambda url: url if url and is_http_url(url) else ""
     env.filters["tojson_exact"] = lambda v: jinja2.utils.markupsafe.Markup(
         orjson.dumps(v, default=json_value).decode().replace("<", "\\u003c")
         .replace(">", "\\u003e").replace("&", "\\u0026"))
@@ -147,10 +150,11 @@ async def status_counts(app: web.Application) -> dict:
         "objects": await _count(pool, "objects"),
         "objects_24h": await _count(pool, "objects", f"WHERE {time_column} > %s",
                                     (day_ago,)),
-        "active_filters": await _count(pool, "filters", "WHERE run > 0"),
-        "filters": await _count(pool, "filters"),
-        "watchlists": await _count(pool, "watchlists"),
-        "watchmaps": await _count(pool, "watchmaps"),
+        # public items only: a visitor must not learn how many private ones others have
+        "active_filters": await _count(pool, "filters", "WHERE run > 0 AND public"),
+        "filters": await _count(pool, "filters", "WHERE public"),
+        "watchlists": await _count(pool, "watchlists", "WHERE public"),
+        "watchmaps": await _count(pool, "watchmaps", "WHERE public"),
         "annotations": await _count(pool, "annotations"),
         "users": await _count(pool, "users"),
         "topics": await _topic_sizes(settings),
@@ -162,24 +166,44 @@ async def status_counts(app: web.Application) -> dict:
     return counts
 
 
+#: The counts of :func:`status_counts` that are of items users own (public ones there).
+OWN_COUNTS = {"active_filters": ("filters", "run > 0"), "filters": ("filters", "TRUE"),
+              "watchlists": ("watchlists", "TRUE"), "watchmaps": ("watchmaps", "TRUE")}
+
+
+async def counts_for(request: web.Request) -> dict:
+    """:func:`status_counts` as the visitor may see them: public items, plus the
+    visitor's own private ones when logged in."""
+    counts = await status_counts(request.app)
+    uid = _uid(request)
+    if uid is None:
+        return counts
+    mine = dict(counts)
+    for key, (table, where) in OWN_COUNTS.items():
+        mine[key] = counts[key] + int(await db.fetch_value(
+            _pool(request), f"SELECT COUNT(*) FROM {table} WHERE user = %s AND NOT public "
+                            f"AND {where}", (uid,)))
+    return mine
+
+
 @routes.get("/", name="home")
 @aiohttp_jinja2.template("home.html")
 async def home(request: web.Request) -> dict:
     """Home: live counts and where to start."""
-    return {"counts": await status_counts(request.app)}
+    return {"counts": await counts_for(request)}
 
 
 @routes.get("/status", name="status")
 @aiohttp_jinja2.template("status.html")
 async def status(request: web.Request) -> dict:
     """Counts of everything, refreshed live."""
-    return {"counts": await status_counts(request.app)}
+    return {"counts": await counts_for(request)}
 
 
 @routes.get("/status.json", name="status_json")
 async def status_json(request: web.Request) -> web.Response:
     """The counts as JSON (the pages poll it)."""
-    return json_response(await status_counts(request.app))
+    return json_response(await counts_for(request))
 
 
 def schema_tables(survey: str) -> list[dict]:
@@ -237,9 +261,7 @@ async def register(request: web.Request) -> dict:
 @aiohttp_jinja2.template("login.html")
 async def login_page(request: web.Request) -> dict:
     """Log in with name and password."""
-    target = request.query.get("next", "/")
-    if not target.startswith("/") or target.startswith(("//", "/\\")):
-        target = "/"
+    target = local_path(request.query.get("next", "/"))
     if request.method != "POST":
         return {"next": target}
     form = await _form(request)
@@ -266,7 +288,7 @@ async def logout_page(request: web.Request) -> web.Response:
 async def profile(request: web.Request) -> dict:
     """The user's class, limits and API tokens."""
     user = _require_user(request)
-    return {"tokens": await accounts.tokens_of(_pool(request), user.id),
+    return {"tokens": await accounts.tokens_of(_pool(request), request.app[TOKENS], user.id),
             "limit": HOURLY_LIMITS[user.user_class], "rows": ROW_CAPS[user.user_class],
             "base": request.app[SETTINGS].web_public_url.rstrip("/") + "/api"}
 
@@ -279,7 +301,7 @@ async def tokens(request: web.Request) -> web.Response:
     if form.get("revoke"):
         await accounts.delete_token(_pool(request), user.id, str(form["revoke"]))
     else:
-        await accounts.create_token(_pool(request), user.id)
+        await accounts.create_token(_pool(request), request.app[TOKENS], user.id)
     raise web.HTTPSeeOther(_url(request, "profile"))
 
 
@@ -396,7 +418,12 @@ async def cutout(request: web.Request) -> web.Response:
     kind = request.match_info["kind"]
     if kind not in CUTOUT_TYPES:
         raise NotFound(f"no cutout type {kind}")
-    stamps = await request.app[SERVICES].cassandra.cutouts(int(request.match_info["source"]))
+    digits = request.match_info["source"].lstrip("0") or "0"
+    # not a source id (Cassandra would refuse it; int() refuses over 4,300 digits)
+    if len(digits) > len(str(INT64_MAX)) or int(digits) > INT64_MAX:
+        raise NotFound("no such cutout (a source id is a 64-bit integer)")
+    source = int(digits)
+    stamps = await request.app[SERVICES].cassandra.cutouts(source)
     stamp = stamps.get(kind)
     if stamp is None or stamp.get("objectId") != str(object_id):
         raise NotFound("no such cutout (they expire after a while)")

@@ -31,6 +31,18 @@ class QueryError(ValueError):
     """A query the server refused or stopped: the message is fit to show the user."""
 
 
+class ResultTooLarge(QueryError):
+    """A result over the byte cap (``Settings.result_max_bytes``)."""
+
+
+def value_bytes(value: Any) -> int:
+    """Roughly what a value read from MariaDB weighs in a result, bytes (its text for
+    strings and bytes, 8 for anything else)."""
+    if isinstance(value, (str, bytes, bytearray)):
+        return len(value)
+    return 8
+
+
 class QueryResult(NamedTuple):
     """Column names (SELECT keys) and rows (tuples) of a query."""
 
@@ -51,7 +63,8 @@ class ReadOnlyRunner:
     """A small pool of single-statement connections on the read-only account."""
 
     def __init__(self, settings: Settings, user: str, password: str, *, size: int = 4,
-                 timeout_s: float = 10.0, grace_s: float = 2.0):
+                 timeout_s: float = 10.0, grace_s: float = 2.0,
+                 max_bytes: int | None = None):
         params = settings.mariadb
         self._connect_args = dict(host=params["host"], port=params["port"], user=user,
                                   password=password, db=params["db"], autocommit=True,
@@ -59,6 +72,7 @@ class ReadOnlyRunner:
         self._idle: list[aiomysql.Connection] = []
         self._slots = asyncio.Semaphore(size)
         self.timeout_s, self.grace_s = timeout_s, grace_s
+        self.max_bytes = settings.result_max_bytes if max_bytes is None else max_bytes
 
     async def _connection(self) -> aiomysql.Connection:
         while self._idle:
@@ -87,10 +101,13 @@ class ReadOnlyRunner:
             conn = await self._connection()
             reusable = False
             try:
-                result = await asyncio.wait_for(self._execute(conn, sql),
+                result = await asyncio.wait_for(self._execute(conn, sql, self.max_bytes),
                                                 self.timeout_s + self.grace_s)
                 reusable = True
                 return result
+            except ResultTooLarge:
+                await self._kill(conn.thread_id())  # rows are left unread: drop the link
+                raise
             except asyncio.TimeoutError:
                 await self._kill(conn.thread_id())
                 raise QueryError(f"the query was stopped after {self.timeout_s:g} s: "
@@ -113,12 +130,23 @@ class ReadOnlyRunner:
                     conn.close()
 
     @staticmethod
-    async def _execute(conn: aiomysql.Connection, sql: str) -> QueryResult:
-        async with conn.cursor() as cur:
-            await cur.execute(sql)
-            rows = await cur.fetchall()
-            columns = [d[0] for d in cur.description or ()]
-        return QueryResult(columns, list(rows))
+    async def _execute(conn: aiomysql.Connection, sql: str, max_bytes: int) -> QueryResult:
+        """Stream the rows (an unbuffered cursor), counting their bytes: ResultTooLarge
+        past ``max_bytes``, before more is read."""
+        cur = await conn.cursor(aiomysql.SSCursor)
+        await cur.execute(sql)
+        columns = [d[0] for d in cur.description or ()]
+        rows, size = [], 0
+        while (row := await cur.fetchone()) is not None:
+            size += sum(value_bytes(v) for v in row)
+            if size > max_bytes:
+                raise ResultTooLarge(
+                    f"the result is larger than {max_bytes:,} bytes, the most a query may "
+                    "return (SOLAS_RESULT_MAX_BYTES): select fewer or shorter columns, or "
+                    "fewer rows (limit, offset)")
+            rows.append(row)
+        await cur.close()
+        return QueryResult(columns, rows)
 
     def close(self) -> None:
         """Close the idle connections."""

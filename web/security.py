@@ -11,11 +11,15 @@
 from __future__ import annotations
 
 import base64
+import datetime
 import hashlib
 import hmac
 import os
+import re
 import secrets
+from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
@@ -65,6 +69,23 @@ def verify_password(password: str, stored: str | None) -> bool:
     except (ValueError, TypeError):
         return False
     return hmac.compare_digest(actual, expected)
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    return hash_password(secrets.token_hex(16))
+
+
+def check_password(password: str, stored: str | None) -> bool:
+    """:func:`verify_password`, taking as long for an unknown user or an account
+    without a password (``stored`` None or not scrypt) as for a real one: the answer's
+    time does not tell which user names exist."""
+    if not isinstance(password, str):
+        password = ""
+    if stored and stored.startswith("scrypt$"):
+        return verify_password(password, stored)
+    verify_password(password, _dummy_hash())
+    return False
 
 
 def secret_path(settings: Settings) -> Path:
@@ -119,3 +140,61 @@ def csrf_matches(expected: str | None, given: str | None) -> bool:
 def new_api_token() -> str:
     """A fresh API token (40 hex characters)."""
     return secrets.token_hex(20)
+
+
+TOKEN_DIGEST_CHARS = 64
+
+
+def token_digest(token: str) -> str:
+    """What ``api_tokens.token`` holds for a token: its SHA-256 (64 hex characters).
+    A copy of the database alone gives no usable token."""
+    return hashlib.sha256(token.strip().lower().encode("ascii", "replace")).hexdigest()
+
+
+class ApiTokens:
+    """API tokens derived from the portal's secret: a token is
+    HMAC-SHA256(key, user id and creation time) cut to 40 hex characters, and only its
+    :func:`token_digest` is stored, so the portal can show a user their tokens and
+    ``/api/auth-token/`` can return the same token each time (as the reference broker
+    does) without keeping any token in clear.  Rotating the secret revokes them all."""
+
+    def __init__(self, secret: bytes):
+        self._key = hmac.new(secret, b"solas-api-tokens", hashlib.sha256).digest()
+
+    def derive(self, user_id: int, created: datetime.datetime) -> str:
+        """The token of ``user_id`` created at ``created`` (microseconds count)."""
+        text = f"{int(user_id)}:{created.replace(tzinfo=None).isoformat(timespec='microseconds')}"
+        return hmac.new(self._key, text.encode(), hashlib.sha256).hexdigest()[:40]
+
+
+# ------------------------------------------------------------------ links
+
+#: Characters browsers drop from or reinterpret in a URL (tab, newline, space, controls,
+#: backslash): a link or redirect target holding one is refused rather than cleaned.
+_URL_TRICKS = re.compile(r"[\x00-\x20\x7f\\]")
+
+
+def is_http_url(url: str) -> bool:
+    """True if ``url`` is an absolute http(s) URL with a host and nothing a browser would
+    rewrite (so ``javascript:``, ``data:``, ``//host`` and ``java\tscript:`` are not)."""
+    if not isinstance(url, str) or _URL_TRICKS.search(url):
+        return False
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
+
+
+def local_path(target: str, default: str = "/") -> str:
+    """``target`` if it is a path on this site (``/x?y``), else ``default``: never a
+    scheme, a host (``//evil``, ``/\\evil``, ``/\t/evil``) or a character that browsers
+    strip before they resolve it."""
+    if not isinstance(target, str) or not target.startswith("/") or \
+            _URL_TRICKS.search(target) or target.startswith("//"):
+        return default
+    try:
+        parts = urlsplit(target)
+    except ValueError:
+        return default
+    return default if parts.scheme or parts.netloc else target

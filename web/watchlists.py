@@ -177,13 +177,20 @@ async def load(pool, producer, settings: Settings, wl_id: int, *, path: Path | N
                rows: ConeRows | None = None) -> None:
     """Load cones (a CSV file, deleted afterwards, or parsed rows) the change,
     then crossmatch against stored objects; progress in ``web_jobs``."""
-    errors: list = []
-    stored = 0
+    errors: list = []  # the first MAX_STORED_ERRORS rejected lines: bounded memory
+    stored = rejected = 0
     try:
         batches = iter([rows]) if rows is not None else _csv_batches(path)
         while (batch := await _next_batch(batches)) is not None:
-            errors += [[e.line, e.reason] for e in batch.errors]
+            rejected += len(batch.errors)
+            room = jobs.MAX_STORED_ERRORS - len(errors)
+            errors += [[e.line, e.reason] for e in batch.errors[:max(room, 0)]]
             stored += await _insert_cones(pool, wl_id, batch) if len(batch.ra) else 0
+            await jobs.set_progress(pool, KIND, wl_id, "loading", done=stored, cones=stored,
+                                    errors=errors)
+        if rejected > len(errors):
+            errors.append([0, f"... and {rejected - len(errors):,} more rejected lines "
+                              "(not listed)"])
             await jobs.set_progress(pool, KIND, wl_id, "loading", done=stored, cones=stored,
                                     errors=errors)
         if stored == 0:
@@ -191,6 +198,11 @@ async def load(pool, producer, settings: Settings, wl_id: int, *, path: Path | N
     except (SkyMatchError, BadRequest) as err:
         await jobs.set_progress(pool, KIND, wl_id, "failed", done=stored, cones=stored,
                                 message=str(err), errors=errors)
+        return
+    except Exception:  # a bug: the job must not stay "loading" for ever
+        log.exception("loading watchlist %s failed", wl_id)
+        await jobs.set_progress(pool, KIND, wl_id, "failed", done=stored, cones=stored,
+                                message="the upload could not be read", errors=errors)
         return
     finally:
         if path is not None:

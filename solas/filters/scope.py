@@ -68,6 +68,14 @@ def table_columns(survey: str) -> dict[str, dict[str, str]]:
             for spec in mariadb_tables(survey)}
 
 
+@lru_cache(maxsize=4)
+def table_kinds(survey: str) -> dict[str, dict[str, str]]:
+    """Column kinds (real name -> kind, see :mod:`solas.schema.columns`) of every
+    MariaDB table of ``survey``."""
+    return {spec.name: {col.name: col.kind for col in spec.columns}
+            for spec in mariadb_tables(survey)}
+
+
 def object_id_column(survey: str) -> str:
     """The object id column of ``objects`` (diaObjectId or objectId)."""
     return next(s for s in mariadb_tables(check_survey(survey))

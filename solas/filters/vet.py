@@ -16,13 +16,17 @@ from __future__ import annotations
 
 import difflib
 import re
-from typing import NamedTuple, Protocol
+from typing import Callable, NamedTuple, Protocol
 
+from solas.filters.cost import (GROWING, MAX_CONSTANT_WORK_BYTES, MAX_GROWING_NESTING,
+                                MAX_LITERAL_BYTES, MAX_TREE_DEPTH, MAX_VALUE_BYTES,
+                                NUMERIC_BYTES, TEXT_COLUMN_BYTES, Expr, call_size,
+                                column_bytes, combined, literal_bytes, literal_text)
 from solas.filters.errors import FilterError
 from solas.filters.functions import (AGGREGATES, ALLOWED_FUNCTIONS, CAST_LENGTHS,
                                      CAST_TYPES, FORBIDDEN_WORDS, HELPERS, KEYWORDS, UNITS)
 from solas.filters.lexer import Token, tokenize
-from solas.filters.scope import Scope, missing_table_hint
+from solas.filters.scope import Scope, TableRef, missing_table_hint, table_kinds
 from solas.filters.tables_spec import TablesSpec
 
 MAX_LENGTH = 65_535  # the filters table stores each part in a TEXT column
@@ -57,18 +61,21 @@ class Conditions(NamedTuple):
 
 
 class Resolver(Protocol):
-    """Turns column references into SQL: (rendered text, real column name or None)."""
+    """Turns column references into SQL: (rendered text, real column name or None,
+    upper bound of the column's value as text in bytes)."""
 
-    def qualified(self, parser: "Parser", table: Token, column: Token) -> tuple[str, str]:
+    def qualified(self, parser: "Parser", table: Token,
+                  column: Token) -> tuple[str, str, int]:
         ...
 
-    def bare(self, parser: "Parser", column: Token) -> tuple[str, str | None]:
+    def bare(self, parser: "Parser", column: Token) -> tuple[str, str | None, int]:
         ...
 
 
 class Parser:
     """Recursive-descent parser over the tokens of one part (``field``) of a filter.
-    Every method consumes a construct and returns its rendered SQL."""
+    Every method consumes a construct and returns it as an :class:`Expr` (its rendered
+    SQL and what it can cost, checked against :mod:`solas.filters.cost`'s limits)."""
 
     def __init__(self, text: str, field: str, resolver: Resolver) -> None:
         if not isinstance(text, str):
@@ -79,6 +86,7 @@ class Parser:
         self.tokens = tokenize(text, field)
         self.field, self.resolver = field, resolver
         self.i = self.depth = 0
+        self.constant_work = 0  # bytes the constant string-growing calls can produce
         self.clause = "select"  # select, where or order
         self.columns: dict[tuple[int, int], tuple[str, str]] = {}  # span -> written, real
 
@@ -123,6 +131,24 @@ class Parser:
     def at_end(self) -> bool:
         return self.peek().kind == "end"
 
+    def checked(self, at: Token, expr: Expr, what: str = "this expression") -> Expr:
+        """``expr`` if it is within the cost limits, else a FilterError at ``at``
+        naming the limit."""
+        if expr.depth > MAX_TREE_DEPTH:
+            raise self.error(at, f"{what} is nested too deeply: more than "
+                                 f"{MAX_TREE_DEPTH} operators, calls or CASEs inside one "
+                                 f"another (limit MAX_TREE_DEPTH = {MAX_TREE_DEPTH})")
+        if expr.size > MAX_VALUE_BYTES:
+            raise self.error(at, f"{what} can make a value of up to {expr.size:,} bytes: "
+                                 f"values are limited to {MAX_VALUE_BYTES:,} bytes "
+                                 f"(limit MAX_VALUE_BYTES)")
+        if expr.growing > MAX_GROWING_NESTING:
+            raise self.error(at, f"{what} nests more than {MAX_GROWING_NESTING} "
+                                 "string-growing functions (CONCAT, CONCAT_WS, REPLACE, "
+                                 "REGEXP_REPLACE, DATE_FORMAT) inside one another (limit "
+                                 f"MAX_GROWING_NESTING = {MAX_GROWING_NESTING})")
+        return expr
+
     # --------------------------------------------------------------- top level
     def select_list(self) -> list[SelectItem]:
         """``expr [AS alias] (, expr [AS alias])*``; each item gets its output key."""
@@ -135,7 +161,7 @@ class Parser:
                 raise self.error(first, "SELECT * is not supported: list the columns "
                                         "(their names are the keys of the output)")
             start = self.i
-            sql = self.expr()
+            sql = self.expr().sql
             column = self.columns.get((start, self.i))
             items.append(self._select_item(sql, column, first))
             if self.is_punct(self.peek(), ","):
@@ -165,14 +191,14 @@ class Parser:
         where = None
         if not self.at_end() and not self.is_word(self.peek(), "ORDER"):
             self.clause = "where"
-            where = self.expr()
+            where = self.expr().sql
         order: list[str] = []
         if self.is_word(self.peek(), "ORDER"):
             self.next()
             self.expect_word("BY")
             self.clause = "order"
             while True:
-                item = self.expr()
+                item = self.expr().sql
                 if self.is_word(self.peek(), "ASC", "DESC"):
                     item += " " + self.next().value.upper()
                 order.append(item)
@@ -184,7 +210,7 @@ class Parser:
         return Conditions(where, tuple(order))
 
     # ------------------------------------------------------------- expressions
-    def expr(self) -> str:
+    def expr(self) -> Expr:
         self.depth += 1
         if self.depth > MAX_DEPTH:
             raise self.error(self.peek(), f"nested too deeply (more than {MAX_DEPTH} "
@@ -194,41 +220,58 @@ class Parser:
         finally:
             self.depth -= 1
 
-    def _chain(self, operand, word: str) -> str:
-        text = operand()
+    def _chain(self, operand: Callable[[], Expr], word: str) -> Expr:
+        """``operand (word operand)*``: the server flattens an AND or OR chain into
+        one node (depth + 1 for the whole chain); XOR is binary (+ 1 a link)."""
+        first = self.peek()
+        parts = [operand()]
         while self.is_word(self.peek(), word):
             self.next()
-            text = f"{text} {word} {operand()}"
-        return text
+            parts.append(operand())
+            if word == "XOR":
+                parts = [self.checked(first, combined(
+                    f"{parts[0].sql} XOR {parts[1].sql}", parts))]
+        if len(parts) == 1:
+            return parts[0]
+        return self.checked(first, combined(f" {word} ".join(p.sql for p in parts), parts))
 
-    def _xor(self) -> str:
+    def _xor(self) -> Expr:
         return self._chain(self._and, "XOR")
 
-    def _and(self) -> str:
+    def _and(self) -> Expr:
         return self._chain(self._not, "AND")
 
-    def _not(self) -> str:
-        nots = 0
+    def _not(self) -> Expr:
+        first, nots = self.peek(), 0
         while self.is_word(self.peek(), "NOT"):
             self.next()
             nots += 1
-        return "NOT " * nots + self._predicate()
+        inner = self._predicate()
+        if not nots:
+            return inner
+        return self.checked(first, combined("NOT " * nots + inner.sql, [inner], deeper=nots))
 
-    def _predicate(self) -> str:
-        text = self._bits()
+    def _predicate(self) -> Expr:
+        first = self.peek()
+        left = self._bits()
         while True:
             token = self.peek()
             if token.kind == "op" and token.value in _COMPARISONS:
                 self.next()
-                text = f"{text} {token.value} {self._bits()}"
+                right = self._bits()
+                left = combined(f"{left.sql} {token.value} {right.sql}", [left, right])
             elif self.is_word(token, "IS"):
                 self.next()
-                text = f"{text} IS {self._maybe_not()}{self._is_value()}"
+                text = f"{left.sql} IS {self._maybe_not()}{self._is_value()}"
+                left = combined(text, [left])
             elif self.is_word(token, *_PATTERN_OPS) or (
                     self.is_word(token, "NOT") and self.is_word(self.peek(1), *_PATTERN_OPS)):
-                text = f"{text} {self._maybe_not()}{self._pattern()}"
+                negation = self._maybe_not()
+                text, parts = self._pattern()
+                left = combined(f"{left.sql} {negation}{text}", [left, *parts])
             else:
-                return text
+                return left
+            self.checked(first, left)
 
     def _maybe_not(self) -> str:
         if self.is_word(self.peek(), "NOT"):
@@ -242,25 +285,30 @@ class Parser:
             raise self.unexpected(token, "NULL, TRUE, FALSE or UNKNOWN after IS")
         return token.value.upper()
 
-    def _pattern(self) -> str:
+    def _pattern(self) -> tuple[str, list[Expr]]:
         op = self.next().value.upper()
         if op == "IN":
             self.expect_punct("(")
             values = self._list()
             self.expect_punct(")")
-            return f"IN ({', '.join(values)})"
+            return f"IN ({', '.join(v.sql for v in values)})", values
         if op == "BETWEEN":
             low = self._bits()
             self.expect_word("AND")
-            return f"BETWEEN {low} AND {self._bits()}"
-        text = f"{op} {self._bits()}"
+            high = self._bits()
+            return f"BETWEEN {low.sql} AND {high.sql}", [low, high]
+        pattern = self._bits()
+        text, parts = f"{op} {pattern.sql}", [pattern]
         if op == "LIKE" and self.is_word(self.peek(), "ESCAPE"):
             self.next()
-            text += f" ESCAPE {self._bits()}"
-        return text
+            escape = self._bits()
+            text += f" ESCAPE {escape.sql}"
+            parts.append(escape)
+        return text, parts
 
-    def _bits(self) -> str:
-        text = self._unary()
+    def _bits(self) -> Expr:
+        first = self.peek()
+        left = self._unary()
         while True:
             token = self.peek()
             if token.kind == "op" and token.value in _BINARY:
@@ -268,20 +316,28 @@ class Parser:
             elif self.is_word(token, "DIV", "MOD"):
                 op = token.value.upper()
             else:
-                return text
+                return left
             self.next()
-            text = f"{text} {op} {self._unary()}"
+            right = self._unary()
+            left = self.checked(first, combined(f"{left.sql} {op} {right.sql}",
+                                                [left, right]))
 
-    def _unary(self) -> str:
-        ops = []
+    def _unary(self) -> Expr:
+        first, ops = self.peek(), []
         while self.peek().kind == "op" and self.peek().value in _UNARY:
             ops.append(self.next().value)
-        text = self._primary()
+            if len(ops) > MAX_TREE_DEPTH:
+                raise self.error(first, f"more than {MAX_TREE_DEPTH} unary operators in a "
+                                        f"row (limit MAX_TREE_DEPTH = {MAX_TREE_DEPTH})")
+        inner = self._primary()
+        text = inner.sql
         for op in reversed(ops):  # never render '--': it would start a comment
             text = f"{op} {text}" if text.startswith(("-", "+")) else f"{op}{text}"
-        return text
+        if not ops:
+            return inner
+        return self.checked(first, combined(text, [inner], deeper=len(ops)))
 
-    def _list(self) -> list[str]:
+    def _list(self) -> list[Expr]:
         values = [self.expr()]
         while self.is_punct(self.peek(), ","):
             self.next()
@@ -289,16 +345,22 @@ class Parser:
         return values
 
     # --------------------------------------------------------------- operands
-    def _primary(self) -> str:
+    def _primary(self) -> Expr:
         token = self.peek()
         if self.is_punct(token, "("):
             self.next()
             inner = self.expr()
             self.expect_punct(")")
-            return f"({inner})"
+            return inner._replace(sql=f"({inner.sql})")
         if token.kind in ("number", "string"):
             self.next()
-            return token.text
+            size = literal_bytes(token.text) if token.kind == "string" else len(token.text)
+            if size > MAX_LITERAL_BYTES:
+                raise self.error(token, f"this {token.kind} literal is {size:,} bytes long: "
+                                        f"literals are limited to {MAX_LITERAL_BYTES:,} "
+                                        "bytes (limit MAX_LITERAL_BYTES)")
+            text = literal_text(token.text) if token.kind == "string" else None
+            return Expr(token.text, size, literal=text)
         if token.kind == "quoted":
             if self.is_punct(self.peek(1), "("):
                 raise self.error(token, "function names may not be quoted (only built-in "
@@ -308,18 +370,20 @@ class Parser:
             raise self.unexpected(token, "a value")
         return self._word(token)
 
-    def _word(self, token: Token) -> str:
+    def _word(self, token: Token) -> Expr:
         word, call = token.value.upper(), self.is_punct(self.peek(1), "(")
         if call and word in ALLOWED_FUNCTIONS:
             return self._call()
         if word in ("NULL", "TRUE", "FALSE"):
             self.next()
-            return word
+            return Expr(word, len(word))
         if word == "CASE":
             return self._case()
         if word == "INTERVAL":
             self.next()
-            return f"INTERVAL {self.expr()} {self._unit()}"
+            amount = self.expr()
+            return self.checked(token, combined(f"INTERVAL {amount.sql} {self._unit()}",
+                                                [amount]))
         if word in FORBIDDEN_WORDS or word in KEYWORDS:
             raise self.unexpected(token, "a value")
         if call:
@@ -331,7 +395,7 @@ class Parser:
             raise self.error(token, f"function {word} is not allowed in filters{hint}")
         return self._column()
 
-    def _column(self) -> str:
+    def _column(self) -> Expr:
         start, first = self.i, self.next()
         if self.is_punct(self.peek(), "."):
             self.next()
@@ -347,46 +411,64 @@ class Parser:
             if self.is_punct(self.peek(), "("):
                 raise self.error(first, "only built-in functions can be called, not "
                                         f"{first.value}.{second.value}()")
-            text, real = self.resolver.qualified(self, first, second)
+            text, real, width = self.resolver.qualified(self, first, second)
             self.columns[(start, self.i)] = (second.value, real)
-            return text
-        text, real = self.resolver.bare(self, first)
-        if real is not None:
-            self.columns[(start, self.i)] = (first.value, real)
-        return text
+            return Expr(text, width, constant=False)
+        text, maybe_real, width = self.resolver.bare(self, first)
+        if maybe_real is not None:
+            self.columns[(start, self.i)] = (first.value, maybe_real)
+        return Expr(text, width, constant=False)
 
-    def _call(self) -> str:
+    def _call(self) -> Expr:
         token = self.next()
         name = token.value.upper()
         self.next()  # '('
         if name in ("CAST", "CONVERT"):
-            return self._cast(name)
-        args: list[str] = []
+            return self._cast(name, token)
+        args: list[Expr] = []
+        unit = ""
         if name in ("TIMESTAMPDIFF", "TIMESTAMPADD"):
-            args.append(self._unit())
+            unit = self._unit()
             self.expect_punct(",")
         if not self.is_punct(self.peek(), ")"):
             args += self._list()
         self.expect_punct(")")
         least, most = ALLOWED_FUNCTIONS[name]
-        if len(args) < least or (most is not None and len(args) > most):
+        count = len(args) + bool(unit)
+        if count < least or (most is not None and count > most):
             wanted = f"{least}" if least == most else (
                 f"at least {least}" if most is None else f"{least} to {most}")
-            raise self.error(token, f"{name} takes {wanted} argument(s), not {len(args)}")
-        if name in HELPERS:
-            return HELPERS[name].format(*args)
-        return f"{name}({', '.join(args)})"
+            raise self.error(token, f"{name} takes {wanted} argument(s), not {count}")
+        texts = ([unit] if unit else []) + [a.sql for a in args]
+        sql = HELPERS[name].format(*texts) if name in HELPERS else \
+            f"{name}({', '.join(texts)})"
+        expr = combined(sql, args, call_size(name, args))
+        if name in GROWING:
+            expr = expr._replace(growing=expr.growing + 1)
+        expr = self.checked(token, expr, f"this call of {name}")
+        if name in GROWING and expr.constant:
+            self.constant_work += expr.size
+            if self.constant_work > MAX_CONSTANT_WORK_BYTES:
+                raise self.error(token, "the constant string functions of this part of the "
+                                        f"filter can make up to {self.constant_work:,} "
+                                        f"bytes together: the limit is "
+                                        f"{MAX_CONSTANT_WORK_BYTES:,} (limit "
+                                        "MAX_CONSTANT_WORK_BYTES)")
+        return expr
 
-    def _cast(self, name: str) -> str:
+    def _cast(self, name: str, token: Token) -> Expr:
         value = self.expr()
         if name == "CAST":
             self.expect_word("AS")
-            text = f"CAST({value} AS {self._cast_type()})"
+            kind = self._cast_type()
+            text = f"CAST({value.sql} AS {kind})"
         else:
             self.expect_punct(",")
-            text = f"CONVERT({value}, {self._cast_type()})"
+            kind = self._cast_type()
+            text = f"CONVERT({value.sql}, {kind})"
         self.expect_punct(")")
-        return text
+        size = max(value.size, NUMERIC_BYTES) if kind.startswith("CHAR") else NUMERIC_BYTES
+        return self.checked(token, combined(text, [value], size))
 
     def _cast_type(self) -> str:
         token = self.next()
@@ -418,23 +500,30 @@ class Parser:
             raise self.unexpected(token, f"a time unit ({', '.join(sorted(UNITS))})")
         return token.value.upper()
 
-    def _case(self) -> str:
-        self.next()  # CASE
-        parts = ["CASE"]
+    def _case(self) -> Expr:
+        token = self.next()  # CASE
+        parts, results = ["CASE"], []
+        operands: list[Expr] = []
         if not self.is_word(self.peek(), "WHEN"):
-            parts.append(self.expr())
+            operands.append(self.expr())
+            parts.append(operands[-1].sql)
         if not self.is_word(self.peek(), "WHEN"):
             raise self.unexpected(self.peek(), "WHEN")
         while self.is_word(self.peek(), "WHEN"):
             self.next()
             condition = self.expr()
             self.expect_word("THEN")
-            parts += ["WHEN", condition, "THEN", self.expr()]
+            results.append(self.expr())
+            operands.append(condition)
+            parts += ["WHEN", condition.sql, "THEN", results[-1].sql]
         if self.is_word(self.peek(), "ELSE"):
             self.next()
-            parts += ["ELSE", self.expr()]
+            results.append(self.expr())
+            parts += ["ELSE", results[-1].sql]
         self.expect_word("END")
-        return " ".join(parts + ["END"])
+        size = max(r.size for r in results)
+        return self.checked(token, combined(" ".join(parts + ["END"]),
+                                            operands + results, size), "this CASE")
 
 
 # ---------------------------------------------------------------- resolvers
@@ -448,7 +537,7 @@ class SchemaResolver:
                  aliases: dict[str, str] | None = None) -> None:
         self.scope, self.spec, self.aliases = scope, spec, aliases or {}
 
-    def qualified(self, parser: Parser, table: Token, column: Token) -> tuple[str, str]:
+    def qualified(self, parser: Parser, table: Token, column: Token) -> tuple[str, str, int]:
         ref = self.scope.tables.get(table.value.lower())
         if ref is None:
             raise parser.error(table, missing_table_hint(table.value, self.spec))
@@ -456,16 +545,16 @@ class SchemaResolver:
         if real is None:
             raise parser.error(column, self._unknown(f"{ref.name}.{column.value}",
                                                      column.value, [ref]))
-        return f"{ref.sql}.{real}", real
+        return f"{ref.sql}.{real}", real, self._width(ref, real)
 
-    def bare(self, parser: Parser, column: Token) -> tuple[str, str | None]:
+    def bare(self, parser: Parser, column: Token) -> tuple[str, str | None, int]:
         lower = column.value.lower()
         if parser.clause == "order" and lower in self.aliases:
-            return f"`{self.aliases[lower]}`", None
+            return f"`{self.aliases[lower]}`", None, NUMERIC_BYTES  # ORDER BY: no value
         owners = [ref for ref in self.scope.tables.values() if lower in ref.columns]
         if len(owners) == 1:
             real = owners[0].columns[lower]
-            return f"{owners[0].sql}.{real}", real
+            return f"{owners[0].sql}.{real}", real, self._width(owners[0], real)
         if owners:
             names = " or ".join(f"{ref.name}.{ref.columns[lower]}" for ref in owners)
             raise parser.error(column, f"column {column.value} is ambiguous: write {names}")
@@ -475,6 +564,9 @@ class SchemaResolver:
                                        "expression (ORDER BY can use it)")
         raise parser.error(column, self._unknown(column.value, column.value,
                                                  list(self.scope.tables.values())))
+
+    def _width(self, ref: TableRef, real: str) -> int:
+        return column_bytes(table_kinds(self.scope.survey)[ref.table][real])
 
     @staticmethod
     def _unknown(shown: str, name: str, refs: list) -> str:
@@ -489,11 +581,11 @@ class FreeResolver:
     """Accepts any column reference as written (for reading output keys without a
     schema); never used to build SQL."""
 
-    def qualified(self, parser: Parser, table: Token, column: Token) -> tuple[str, str]:
-        return f"{table.value}.{column.value}", column.value
+    def qualified(self, parser: Parser, table: Token, column: Token) -> tuple[str, str, int]:
+        return f"{table.value}.{column.value}", column.value, TEXT_COLUMN_BYTES
 
-    def bare(self, parser: Parser, column: Token) -> tuple[str, str | None]:
-        return column.value, column.value
+    def bare(self, parser: Parser, column: Token) -> tuple[str, str | None, int]:
+        return column.value, column.value, TEXT_COLUMN_BYTES
 
 
 # --------------------------------------------------------------- entry points

@@ -142,9 +142,11 @@ class AnnotationProcessor:
         oid = OBJECT_ID[self.settings.survey]
         ids = object_id_list(list(dict.fromkeys(r[oid] for r in rows
                                                 if r["topic"] in fast)), self.settings.survey)
-        return await run_filters(self.filters.ro_pool, self.filters.pool, chosen, {"objects": ids},
-                                 self.settings.filter_row_limit,
+        runs = await run_filters(self.filters.ro_pool, self.filters.pool, chosen,
+                                 {"objects": ids}, self.settings.filter_row_limit,
                                  self.settings.filter_time_limit_s)
+        await self.filters.record_runs(runs)
+        return runs
 
     async def process(self, records: Sequence[Record]) -> list[StateUpdate]:
         """Store a batch of annotations and emit the matches it causes; returns the

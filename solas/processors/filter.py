@@ -36,7 +36,8 @@ from solas.filters import TIME_COLUMNS, ObjectIdList, object_id_list
 from solas.ingest import alert_from_body
 from solas.processors import messages
 from solas.processors.filters import (RUN_ON_ALERT, ActiveFilter, FilterRun,
-                                      load_active_filters, record_errors, run_filters)
+                                      load_active_filters, record_errors, run_filters,
+                                      switch_off)
 from solas.processors.ingest import RAW_TIMESTAMP_HEADER
 from solas.processors.ledger import (LedgerEntry, Pair, Settled, judge_entries, parse_origin,
                                      settle_doubts)
@@ -442,6 +443,17 @@ class FilterProcessor:
             await ensure_topics(self.settings, new, self.settings.filter_topic_partitions)
             self._topics.update(new)
 
+    async def record_runs(self, runs: Sequence[FilterRun]) -> None:
+        """Keep the errors of ``runs`` for the filters' owners, and switch off the
+        filters that ran out of time (at once: the next batch does not run them)."""
+        await until_done(STAGE, "filters", record_errors, self.pool,
+                         {r.filter.id: r.error for r in runs if r.error and not r.timed_out},
+                         classify=classify_fault)
+        slow = set(await until_done(STAGE, "filters", switch_off, self.pool, runs,
+                                    classify=classify_fault))
+        if slow:
+            self.filters = [f for f in self.filters if f.id not in slow]
+
     async def store(self, parsed: Parsed) -> None:
         """Objects, classifications and hits of the batch, one upsert per table; the
         solar-system tables (:mod:`solas.processors.solar_system`).  Alerts of
@@ -691,9 +703,7 @@ class FilterProcessor:
                 [f for f in self.filters if f.run & RUN_ON_ALERT], ids,
                 self.settings.filter_row_limit, self.settings.filter_time_limit_s,
                 classify=classify_fault)
-        await until_done(STAGE, "filters", record_errors, self.pool,
-                         {r.filter.id: r.error for r in runs if r.error},
-                         classify=classify_fault)
+        await self.record_runs(runs)
         matches = match_sources(runs, parsed)
         already = await until_done(STAGE, "ledger", self.already_emitted, matches,
                                    classify=classify_fault)

@@ -5,6 +5,12 @@ restricted with ``objects.<id> IN (...)``), concurrently on the read-only accoun
 each under ``SET STATEMENT max_statement_time`` and a watchdog ``KILL QUERY``: a slow
 or broken filter cannot stall the others.  Its error is recorded in ``filters`` and
 returned so the owner can be told.
+
+The batch waits for a filter at most its time limit: at the limit the client stops
+reading, closes that connection and leaves the ``KILL QUERY`` to a background task
+(MariaDB does not always stop at once: a constant folded while planning runs on until
+done).  A filter that ran out of time is switched off (:func:`switch_off`), with the
+reason in ``filters.last_error`` for its owner, so it cannot slow the next batches.
 """
 from __future__ import annotations
 
@@ -25,6 +31,11 @@ RUN_ON_ALERT, RUN_ON_ANNOTATION = 1, 2
 #: gone away, lost connection, server shutdown, connection killed at shutdown), not
 #: that the filter is wrong.
 CONNECTION_ERROR_CODES = frozenset({2002, 2003, 2006, 2013, 2055, 1053, 1927})
+#: MariaDB error codes of a statement stopped by max_statement_time or KILL QUERY.
+INTERRUPTED_CODES = frozenset({1317, 1969, 3024})
+#: Longest wait for the background ``KILL QUERY`` of a filter that ran out of time, s.
+KILL_TIMEOUT_S = 10.0
+_kills: set[asyncio.Task] = set()  # background KILL QUERYs (kept from the collector)
 
 
 def is_connection_error(exc: BaseException) -> bool:
@@ -58,6 +69,8 @@ class FilterRun(NamedTuple):
     rows: list[tuple]
     error: str | None
     seconds: float
+    timed_out: bool = False
+    """The filter ran out of time (its run was stopped): switch it off."""
 
 
 ACTIVE_SQL = (
@@ -111,38 +124,65 @@ async def _execute(pool, sql: str) -> list[tuple]:
 
 
 async def _kill(admin_pool, thread_id: int) -> None:
-    async with admin_pool.acquire() as conn, conn.cursor() as cursor:
-        await cursor.execute("KILL QUERY %s", (thread_id,))
+    """``KILL QUERY`` from ``admin_pool``; failures are logged, never raised (this runs
+    in the background, after the batch moved on)."""
+    try:
+        async with asyncio.timeout(KILL_TIMEOUT_S):
+            async with admin_pool.acquire() as conn, conn.cursor() as cursor:
+                await cursor.execute("KILL QUERY %s", (thread_id,))
+    except Exception as exc:  # the query may have ended meanwhile, or MariaDB is away
+        log.warning("KILL QUERY %s failed: %s: %s", thread_id, type(exc).__name__, exc)
+
+
+def kill_in_background(admin_pool, thread_id: int) -> None:
+    """Send ``KILL QUERY thread_id`` without waiting for it."""
+    task = asyncio.get_running_loop().create_task(_kill(admin_pool, thread_id))
+    _kills.add(task)
+    task.add_done_callback(_kills.discard)
+
+
+def out_of_time(time_limit_s: float) -> str:
+    """The message its owner reads when a filter is switched off for being slow."""
+    return (f"switched off: it ran longer than its time limit of {time_limit_s:g} s on "
+            "a batch of alerts (SOLAS_FILTER_TIME_LIMIT), and was stopped so that it "
+            "cannot delay other users' filters. Make it cheaper (conditions on indexed "
+            "columns, fewer string functions) and switch it on again.")
 
 
 async def run_filter(pool, admin_pool, active: ActiveFilter, ids: ObjectIdList,
                      limit: int, time_limit_s: float) -> FilterRun:
-    """One filter on one batch, killed from ``admin_pool`` if it outlives its limit."""
+    """One filter on one batch; waits for it at most ``time_limit_s`` (then kills it
+    from ``admin_pool`` in the background and reports it ``timed_out``)."""
     sql = render_query(active.compiled, limit=limit, batch_objects=ids,
                        max_statement_time_s=time_limit_s, with_object_id=True)
     start = time.perf_counter()
+    timed_out = False
     async with pool.acquire() as conn:
         thread_id = conn.thread_id()
         try:
             async with conn.cursor() as cursor:
-                await asyncio.wait_for(cursor.execute(sql), time_limit_s + 1.0)
+                await asyncio.wait_for(cursor.execute(sql), time_limit_s)
                 rows = list(await cursor.fetchall())
             error = None
         except asyncio.TimeoutError:
-            await _kill(admin_pool, thread_id)
-            rows, error = [], f"killed after {time_limit_s:g} s"
             conn.close()  # the connection is mid-statement: do not reuse it
+            kill_in_background(admin_pool, thread_id)
+            rows, error, timed_out = [], out_of_time(time_limit_s), True
         except Exception as exc:  # the filter's own errors: recorded, never fatal
             if is_connection_error(exc):
                 raise  # MariaDB is away: the caller retries the batch
-            rows, error = [], f"{type(exc).__name__}: {exc}"
+            if isinstance(exc, pymysql.MySQLError) and exc.args and \
+                    exc.args[0] in INTERRUPTED_CODES:
+                rows, error, timed_out = [], out_of_time(time_limit_s), True
+            else:
+                rows, error = [], f"{type(exc).__name__}: {exc}"
     seconds = time.perf_counter() - start
     errors = metrics.FILTER_ERRORS.labels(str(active.id))  # the series exists at 0
     metrics.FILTER_RUN_DURATION.labels(str(active.id)).observe(seconds)
     metrics.FILTER_MATCHES.labels(str(active.id)).inc(len(rows))
     if error:
         errors.inc()
-    return FilterRun(active, rows, error, seconds)
+    return FilterRun(active, rows, error, seconds, timed_out)
 
 
 async def run_filters(pool, admin_pool, filters: Sequence[ActiveFilter],
@@ -166,6 +206,20 @@ async def record_errors(pool, errors: dict[int, str]) -> None:
         await cursor.executemany(
             "UPDATE filters SET last_error=%s, last_error_at=NOW(6) WHERE id=%s",
             [(text[:4000], fid) for fid, text in errors.items()])
+
+
+async def switch_off(pool, runs: Sequence[FilterRun]) -> list[int]:
+    """Switch off (``run=0``) every filter of ``runs`` that ran out of time, with the
+    reason in ``last_error`` for its owner; returns their ids."""
+    slow = {r.filter.id: r.error or "switched off: out of time" for r in runs if r.timed_out}
+    if slow:
+        async with pool.acquire() as conn, conn.cursor() as cursor:
+            await cursor.executemany(
+                "UPDATE filters SET run=0, last_error=%s, last_error_at=NOW(6) WHERE id=%s",
+                [(text[:4000], fid) for fid, text in slow.items()])
+        for fid in slow:
+            log.warning("filter %s ran out of time and was switched off", fid)
+    return list(slow)
 
 
 def row_values(row: Sequence[Any]) -> tuple[Any, tuple]:

@@ -24,3 +24,14 @@ class MocError(SkyMatchError):
 
 class SkymapError(SkyMatchError):
     """A gravitational-wave (HEALPix probability) sky map that cannot be read."""
+
+
+def fits_trouble(messages: list[str]) -> str:
+    """Plain words for why astropy or mocpy could not read a file, from the texts of
+    their exceptions and warnings (which quote library internals: never shown)."""
+    text = " ".join(messages).lower()
+    if not text.strip() or "empty" in text or "simple" in text or "no header" in text:
+        return "it is not a FITS file (a FITS file starts with a SIMPLE = T header)"
+    if any(word in text for word in ("truncat", "corrupt", "eof", "end of file", "short")):
+        return "the file looks truncated or corrupted"
+    return "its FITS headers or tables are malformed"

@@ -13,16 +13,17 @@ the merged arrays stale (they are rebuilt from the kept ranges at the next query
 """
 from __future__ import annotations
 
-import gzip
 import io
 import warnings
+import zlib
 from typing import NamedTuple
 
 import numpy as np
 from astropy.io import fits
 from mocpy import MOC
 
-from solas.skymatch.errors import MocError, SkymapError
+from solas.skymatch.errors import MocError, SkymapError, fits_trouble
+from solas.skymatch.gzipped import MAX_DECOMPRESSED_BYTES, TooLarge, gunzip
 from solas.skymatch.sky import (FULL_SKY_DEG2, MAX_ORDER, check_positions, expand_ranges,
                                 healpix_index)
 from solas.skymatch.skymaps import read_skymap
@@ -40,12 +41,12 @@ def _moc_table(data: bytes, source: str) -> fits.BinTableHDU:
                 hdus.verify("exception")
                 tables = [h.copy() for h in hdus[1:] if isinstance(h, fits.BinTableHDU)]
         except Exception as err:  # astropy raises OSError, VerifyError, TypeError, ...
-            tables, problem = [], f"not a readable FITS file: {err}"
+            tables, problem, trouble = [], "not a readable FITS file", [str(err)]
         else:
-            problem = "no binary table (a MOC is a FITS binary table of cells)"
+            problem, trouble = "no binary table (a MOC is a FITS binary table of cells)", []
     if not tables:
-        notes = "".join(f"; {w.message}" for w in caught)
-        raise MocError(f"{source}: {problem}{notes}")
+        notes = fits_trouble(trouble + [str(w.message) for w in caught])
+        raise MocError(f"{source}: {problem}: {notes}")
     return tables[0]
 
 
@@ -75,23 +76,33 @@ def _check_table(table: fits.BinTableHDU, source: str) -> None:
                        f"indices")
 
 
-def read_moc_fits(data: bytes, source: str = "MOC upload") -> MOC:
-    """A spatial MOC from FITS bytes (maybe gzipped); MocError naming ``source`` if not."""
+def read_moc_fits(data: bytes, source: str = "MOC upload", *,
+                  max_bytes: int = MAX_DECOMPRESSED_BYTES) -> MOC:
+    """A spatial MOC from FITS bytes (maybe gzipped, then to at most ``max_bytes``);
+    MocError naming ``source`` if not, or if its cells overlap (its area would exceed
+    the sky's)."""
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise MocError(f"{source}: expected the bytes of a FITS file, got {type(data)}")
     data = bytes(data)
     if data[:2] == b"\x1f\x8b":
         try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError) as err:
-            raise MocError(f"{source}: corrupt gzip data: {err}") from None
+            data = gunzip(data, max_bytes)
+        except TooLarge as err:
+            raise MocError(f"{source}: {err}, the most a watchmap file may hold") from None
+        except (OSError, EOFError, zlib.error):
+            raise MocError(f"{source}: corrupt gzip data (the file is not a complete "
+                           "gzip stream)") from None
     _check_table(_moc_table(data, source), source)
     try:
         moc = MOC.from_fits(io.BytesIO(data))
-    except Exception as err:  # the Rust reader raises OSError/ValueError variants
-        raise MocError(f"{source}: not a valid MOC: {err}") from None
+    except Exception:  # the Rust reader raises OSError/ValueError variants
+        raise MocError(f"{source}: not a valid MOC (its cells could not be read)") from None
     if moc.empty():
         raise MocError(f"{source}: the MOC covers no sky")
+    if moc.sky_fraction > 1.0 + 1e-9:
+        raise MocError(f"{source}: the MOC's cells overlap or lie beyond the sky (their area, "
+                       f"{moc.sky_fraction * FULL_SKY_DEG2:,.0f} deg2, exceeds the whole "
+                       f"sky's {FULL_SKY_DEG2:,.0f} deg2)")
     return moc
 
 

@@ -18,11 +18,11 @@ region compactly for storage (a GW watchmap keeps its map in ``mma_areas``) and
 """
 from __future__ import annotations
 
-import gzip
 import io
 import json
 import os
 import zipfile
+import zlib
 from dataclasses import dataclass
 from functools import cached_property
 from typing import NamedTuple
@@ -32,7 +32,8 @@ from astropy.io import fits
 from cdshealpix import nested, ring
 from mocpy import MOC
 
-from solas.skymatch.errors import SkymapError
+from solas.skymatch.errors import SkymapError, fits_trouble
+from solas.skymatch.gzipped import MAX_DECOMPRESSED_BYTES, TooLarge, gunzip
 from solas.skymatch.sky import (DEG2_PER_SR, HEALPIX_THREADS, MAX_ORDER, check_positions,
                                 healpix_index)
 
@@ -194,8 +195,9 @@ def skymap_from_bytes(data: bytes, source: str = "stored sky map") -> SkyMap:
         with np.load(io.BytesIO(bytes(data)), allow_pickle=False) as stored:
             uniq, density = stored["uniq"], stored["probdensity"]
             max_level, meta = float(stored["max_level"]), json.loads(str(stored["meta"]))
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, TypeError) as err:
-        raise SkymapError(f"{source}: not a stored sky map: {err}") from None
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, TypeError):
+        raise SkymapError(f"{source}: not a stored sky map (damaged or of another "
+                          "format)") from None
     if uniq.dtype != np.int64 or uniq.shape != density.shape or uniq.ndim != 1:
         raise SkymapError(f"{source}: uniq and probdensity must be 1-D int64 and float "
                           f"arrays of one length")
@@ -228,7 +230,8 @@ class _Pixels(NamedTuple):
 
 
 def read_skymap(data: bytes | str | os.PathLike, source: str | None = None, *,
-                max_level: float = DEFAULT_MAX_LEVEL) -> SkyMap:
+                max_level: float = DEFAULT_MAX_LEVEL,
+                max_bytes: int = MAX_DECOMPRESSED_BYTES) -> SkyMap:
     """Read a multi-order or flat HEALPix sky map (FITS bytes or path, maybe gzipped).
 
     Keeps the pixels of credible level up to ``max_level``.  Raises SkymapError naming
@@ -237,7 +240,7 @@ def read_skymap(data: bytes | str | os.PathLike, source: str | None = None, *,
     source = source or (str(data) if isinstance(data, (str, os.PathLike)) else "sky map")
     if not 0.0 < max_level <= 1.0:
         raise SkymapError(f"{source}: max_level {max_level!r} is not in (0, 1]")
-    header, columns = _read_table(data, source)
+    header, columns = _read_table(data, source, max_bytes)
     ordering = str(header.get("ORDERING", "NUNIQ" if "UNIQ" in columns else "")).upper()
     frame = str(header.get("COORDSYS", "C")).strip().upper()
     if frame not in ("C", "CELESTIAL", "EQUATORIAL"):
@@ -299,15 +302,20 @@ def _ring_to_nested(ipix: np.ndarray, nside: int) -> np.ndarray:
                                     num_threads=HEALPIX_THREADS).astype(np.int64)
 
 
-def _read_table(data, source: str) -> tuple[fits.Header, dict[str, np.ndarray]]:
+def _read_table(data, source: str, max_bytes: int = MAX_DECOMPRESSED_BYTES
+                ) -> tuple[fits.Header, dict[str, np.ndarray]]:
     """Header and columns (upper-case names) of the first binary table of a FITS map."""
     if isinstance(data, (bytes, bytearray, memoryview)):
         data = bytes(data)
         if data[:2] == b"\x1f\x8b":
             try:
-                data = gzip.decompress(data)
-            except (OSError, EOFError) as err:
-                raise SkymapError(f"{source}: corrupt gzip data: {err}") from None
+                data = gunzip(data, max_bytes)
+            except TooLarge as err:
+                raise SkymapError(f"{source}: {err}, the most a sky map file may "
+                                  "hold") from None
+            except (OSError, EOFError, zlib.error):
+                raise SkymapError(f"{source}: corrupt gzip data (the file is not a complete "
+                                  "gzip stream)") from None
         data = io.BytesIO(data)
     try:
         with fits.open(data, memmap=False) as hdus:
@@ -322,7 +330,8 @@ def _read_table(data, source: str) -> tuple[fits.Header, dict[str, np.ndarray]]:
     except SkymapError:
         raise
     except Exception as err:  # astropy raises OSError, TypeError, ValueError, ...
-        raise SkymapError(f"{source}: not a readable FITS file: {err}") from None
+        raise SkymapError(f"{source}: not a readable FITS file: "
+                          f"{fits_trouble([str(err)])}") from None
 
 
 def _multiorder_pixels(columns: dict, source: str) -> _Pixels:

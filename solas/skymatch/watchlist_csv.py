@@ -123,6 +123,10 @@ def _parse_row(fields: list[str], cols: _Columns) -> tuple[str, float, float, fl
     return name, ra, dec, radius
 
 
+#: Bad rows after which a batch is yielded even if it has few good rows (bounded memory).
+ERRORS_PER_BATCH = 10_000
+
+
 def _text_lines(lines: Iterable[str | bytes], bad: list[CsvRowError]) -> Iterator[str]:
     """Decoded lines, one per input line; an undecodable one is blanked and put in ``bad``."""
     for number, line in enumerate(lines, start=1):
@@ -181,14 +185,30 @@ def read_watchlist_csv(lines: Iterable[str | bytes], *, source: str = "watchlist
     """Parse a watchlist CSV (a text or binary file object, or any iterable of lines).
 
     Yields :class:`ConeRows` of up to ``batch_size`` good rows with the errors of the
-    bad rows read meanwhile (the last batch may hold only errors).  Raises
-    :class:`WatchlistCsvError` (naming ``source`` and the line) for an unusable header
-    or more than ``max_rows`` data rows.
+    bad rows read meanwhile (at most :data:`ERRORS_PER_BATCH` of them: a batch may hold
+    only errors).  A line the csv module cannot split (a field over its 128 KiB limit, ...)
+    is a bad row.  Raises :class:`WatchlistCsvError` (naming ``source`` and the line)
+    for an unusable header, or more than ``max_rows`` good or ``max_rows`` bad rows.
     """
     undecodable: list[CsvRowError] = []
     reader = _delimited_rows(_text_lines(lines, undecodable), source)
-    cols, batch, n_rows = None, _Batch(), 0
-    for fields in reader:
+    cols, batch, n_rows, n_bad = None, _Batch(), 0, 0
+    while True:
+        try:
+            fields = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as err:  # e.g. "field larger than field limit (131072)"
+            fields = None
+            batch.errors.append(CsvRowError(reader.line_num, f"not a CSV row ({err})"))
+        n_bad += len(undecodable) + (fields is None)
+        if n_bad > max_rows:
+            raise WatchlistCsvError(f"{source} line {reader.line_num}: more than "
+                                    f"{max_rows:,} rejected lines")
+        if len(batch.errors) >= ERRORS_PER_BATCH:
+            yield batch.take()
+        if fields is None:
+            continue
         batch.errors.extend(undecodable)
         undecodable.clear()
         if cols is None and _is_header(_uncommented(fields)):
@@ -202,6 +222,7 @@ def read_watchlist_csv(lines: Iterable[str | bytes], *, source: str = "watchlist
             row = _parse_row(fields, cols)
         except ValueError as err:
             batch.errors.append(CsvRowError(reader.line_num, str(err)))
+            n_bad += 1
             continue
         n_rows += 1
         if n_rows > max_rows:

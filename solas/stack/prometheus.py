@@ -47,7 +47,7 @@ class PrometheusService(Service):
             "scrape_configs": [
                 _job("prometheus", [self.ports["web"]]),
                 _job("solas-worker", list(range(first, first + WORKER_SLOTS))),
-                _job("solas-web", [self.settings.web_port]),
+                _job("solas-web", [self.settings.web_metrics_port]),
             ],
         }
 

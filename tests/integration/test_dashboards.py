@@ -44,7 +44,7 @@ def get(url: str) -> int:
 
 def wait_for_portal(settings) -> None:
     deadline = time.monotonic() + 60
-    while get(f"http://127.0.0.1:{settings.web_port}/metrics") != 200:
+    while get(f"http://127.0.0.1:{settings.web_metrics_port}/metrics") != 200:
         assert time.monotonic() < deadline, "portal did not start"
         time.sleep(1)
 

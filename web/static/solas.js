@@ -48,3 +48,11 @@ const Solas = {
     if (finished(p.state)) { clearInterval(timer); location.reload(); }
   }, 1000);
 })();
+
+// Forms marked data-confirm ask before they submit (no inline handlers: the CSP forbids them).
+document.addEventListener("submit", e => {
+  const form = e.target;
+  if (form instanceof HTMLFormElement && form.dataset.confirm && !confirm(form.dataset.confirm)) {
+    e.preventDefault();
+  }
+});

@@ -189,7 +189,16 @@ def test_double_negation_is_rendered_without_a_comment_marker():
     assert "WHERE (objects.ra - -1 > - -objects.decl)" in sql
 
 
-def test_many_prefix_operators_do_not_exhaust_the_stack():
-    sql = build_query(SEL, TABLES, "NOT " * 3000 + "objects.ra > " + "- " * 3000 + "1",
-                      "lsst", limit=1)
-    assert sql.count("NOT") == 3000
+@pytest.mark.parametrize("conditions", [
+    "NOT " * 3000 + "objects.ra > 1", "objects.ra > " + "- " * 3000 + "1",
+    "~" * 20_000 + "1 = 1", "objects.ra " + "+ 1 " * 200 + "> 0"])
+def test_deep_operator_chains_are_refused_before_they_overrun_the_server_stack(conditions):
+    """20,000 '~' passed the vetter and MariaDB answered 'Thread stack overrun'."""
+    with pytest.raises(FilterError, match="MAX_TREE_DEPTH = 100"):
+        build_query(SEL, TABLES, conditions, "lsst", limit=1)
+
+
+def test_operator_chains_within_the_depth_limit_are_kept():
+    sql = build_query(SEL, TABLES, "NOT " * 3 + "objects.ra > " + "- " * 3 + "1 AND "
+                      + " OR ".join(["objects.ra > 1"] * 500), "lsst", limit=1)
+    assert sql.count("NOT") == 3 and sql.count(" OR ") == 499

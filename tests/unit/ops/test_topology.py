@@ -186,7 +186,8 @@ def test_pod_monitors_find_pods_and_ports(docs):
                      for p in c.get("ports", [])}
             for endpoint in spec["podMetricsEndpoints"]:
                 assert endpoint["port"] in ports and endpoint["path"] == "/metrics"
-                assert ports[endpoint["port"]] in (settings.metrics_port, settings.web_port)
+                assert ports[endpoint["port"]] in (settings.metrics_port,
+                                                   settings.web_metrics_port)
     assert jobs == {"solas-worker", "solas-web"}
 
 

@@ -9,7 +9,7 @@ from astropy.io import fits
 from cdshealpix import nested
 from mocpy import MOC
 
-from solas.skymatch import (MocError, MocIndex, moc_area_deg2, moc_to_fits_bytes,
+from solas.skymatch import (MocError, MocIndex, SkymapError, moc_area_deg2, moc_to_fits_bytes,
                             read_moc_fits, read_skymap, read_watchmap_fits)
 
 from .sky_samples import random_sky
@@ -164,3 +164,45 @@ def test_a_sky_map_or_truncated_file_is_not_taken_for_a_moc(skymaps_dir):
         read_moc_fits(data[: len(data) // 2])
     with pytest.raises(MocError, match="bytes"):
         read_moc_fits(str(skymaps_dir / "P-GALEXGR6-AIS-FUV.fits"))
+
+
+@pytest.mark.parametrize("data", [b"", b"SIMPLE  = T" + b" " * 5000, b"\x1f\x8bbroken",
+                                  b"x" * 2880, nuniq_fits([4, 5])[:3000]])
+def test_fits_errors_are_plain_words_without_library_internals(data):
+    """Issue 32 item 6: the errors quoted astropy's own messages and warnings."""
+    with pytest.raises(MocError) as err:
+        read_moc_fits(data, source="bad.fits")
+    text = str(err.value)
+    for internal in ("astropy", "Header", "card", "HDU", "Errno", "VerifyError", "offset",
+                     "NoneType", "padding", "numpy"):
+        assert internal not in text, text
+
+
+def test_a_gzip_bomb_is_refused_without_inflating_it():
+    """Issue 32 item 3: 1 MB of .fits.gz holding 1 GiB of zeros grew the portal by 3 GB."""
+    import resource
+
+    from solas.skymatch.gzipped import gunzip
+    bomb = gzip.compress(nuniq_fits([4, 5]) + b"\0" * (64 * 2**20))
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(MocError, match="decompresses to more than 8,388,608 bytes"):
+        read_moc_fits(bomb, source="bomb.fits.gz", max_bytes=8 * 2**20)
+    with pytest.raises(SkymapError, match="decompresses to more than 8,388,608 bytes"):
+        read_skymap(bomb, "bomb.fits.gz", max_bytes=8 * 2**20)
+    grown_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+    assert grown_kib < 40 * 1024  # well under the 64 MiB it holds
+    two = gzip.compress(b"ab") + gzip.compress(b"cd")
+    assert gunzip(two, 4) == b"abcd"
+    with pytest.raises(EOFError):
+        gunzip(gzip.compress(b"x" * 1000)[:-12])
+
+
+def test_a_moc_larger_than_the_sky_is_refused():
+    """Issue 32 item 3: overlapping cells gave a 110,008 deg2 watchmap."""
+    sky = 12 * 4 ** 29  # cells of order 29
+    for ranges in ([0, sky, 0, sky, 0, sky // 3 * 2], [0, sky, sky, 2 * sky]):
+        with pytest.raises(MocError, match="110,008|82,506") as err:
+            read_moc_fits(nuniq_fits(ranges, ordering="RANGE"), source="twice.fits")
+        assert "exceeds the whole sky" in str(err.value)
+    assert moc_area_deg2(read_moc_fits(nuniq_fits([4 + i for i in range(12)]))) == \
+        pytest.approx(41_252.96, rel=1e-4)

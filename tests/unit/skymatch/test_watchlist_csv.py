@@ -115,3 +115,21 @@ def test_row_limit():
     with pytest.raises(WatchlistCsvError, match="line 11: more than 10 rows"):
         parse(text, max_rows=10)
     assert len(parse(text, max_rows=11)[1]["name"]) == 11
+
+
+def test_a_field_over_the_csv_limit_is_a_bad_line_not_a_crash():
+    """Issue 32 item 3: a 128 KiB field crashed the job (the watchlist stayed loading)."""
+    lines = ["name,ra,dec\n", "a,10,20\n", "b," + "9" * 200_000 + ",1\n", "c,11,21\n"]
+    batches = list(read_watchlist_csv(lines))
+    assert [str(n) for b in batches for n in b.name] == ["a", "c"]
+    errors = [e for b in batches for e in b.errors]
+    assert len(errors) == 1 and errors[0].line == 3 and "field" in errors[0].reason
+
+
+def test_bad_lines_are_bounded_and_yielded_in_batches():
+    """Issue 32 item 3: 30 MiB of invalid lines grew the portal by 1.28 GB."""
+    bad = ("x,1,95\n" for _ in range(25_000))
+    sizes = [len(b.errors) for b in read_watchlist_csv(bad, max_rows=100_000)]
+    assert max(sizes) <= 10_000 and sum(sizes) == 25_000
+    with pytest.raises(WatchlistCsvError, match="more than 1,000 rejected lines"):
+        list(read_watchlist_csv(("x,1,95\n" for _ in range(5000)), max_rows=1000))

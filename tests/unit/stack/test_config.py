@@ -120,7 +120,7 @@ def test_prometheus_yml(settings: Settings, fake_bin: Path) -> None:
             for job in conf["scrape_configs"]}
     assert jobs["prometheus"] == ["127.0.0.1:19090"]
     assert jobs["solas-worker"] == [f"127.0.0.1:{p}" for p in range(19150, 19154)]
-    assert jobs["solas-web"] == ["127.0.0.1:8080"]
+    assert jobs["solas-web"] == ["127.0.0.1:9149"]  # the portal's metrics port
     cmd = svc.command()
     assert cmd[0] == str(fake_bin / "prometheus")
     assert f"--storage.tsdb.path={svc.data_dir}" in cmd

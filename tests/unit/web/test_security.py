@@ -76,3 +76,47 @@ def test_hashing_cost_is_interactive():
     started = time.perf_counter()
     verify_password("x" * 12, hash_password("x" * 12))
     assert time.perf_counter() - started < 2.0
+
+
+def test_login_takes_as_long_for_unknown_users():
+    """Issue 32 item 6: unknown user names were answered 15x faster (no scrypt)."""
+    from web.security import check_password
+    stored = hash_password("a real password")
+
+    def seconds(stored_hash):
+        times = []
+        for _ in range(3):
+            start = time.perf_counter()
+            assert not check_password("a wrong password", stored_hash)
+            times.append(time.perf_counter() - start)
+        return sorted(times)[1]
+
+    known = seconds(stored)
+    for unknown in (None, "", "md5$abc"):
+        assert seconds(unknown) > known / 3
+    assert check_password("a real password", stored)
+
+
+def test_api_tokens_are_derived_and_stored_as_digests():
+    import datetime
+    import hashlib
+
+    from web.security import ApiTokens, token_digest
+    keys = ApiTokens(b"k" * 32)
+    when = datetime.datetime(2026, 12, 8, 3, 0, 0, 123456)
+    token = keys.derive(7, when)
+    assert len(token) == 40 and int(token, 16) >= 0
+    assert keys.derive(7, when) == token  # the same token every time it is shown
+    assert keys.derive(8, when) != token and keys.derive(7, when.replace(microsecond=1)) != token
+    assert ApiTokens(b"x" * 32).derive(7, when) != token  # needs the portal's secret
+    assert token_digest(token) == hashlib.sha256(token.encode()).hexdigest() != token
+    assert token_digest(token.upper()) == token_digest(token)
+
+
+def test_result_values_are_weighed_by_their_text():
+    import decimal
+
+    from web.queries import value_bytes
+    assert value_bytes("abc") == 3 and value_bytes(b"\x00" * 10) == 10
+    assert value_bytes(12) == value_bytes(1.5) == value_bytes(None) == 8
+    assert value_bytes(decimal.Decimal("1.5")) == 8
