@@ -1,11 +1,15 @@
 """Generated configurations and the specific errors of the local stack (no services run)."""
 from __future__ import annotations
 
+import hashlib
 import os
+import shutil
 import socket
 import struct
+import subprocess
 import sys
 import threading
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -15,7 +19,8 @@ from solas.settings import Settings
 from solas.stack import Service, StackError, ServiceStatus, up
 from solas.stack.cassandra import CassandraService
 from solas.stack.cli import format_status
-from solas.stack.kafka import KafkaService, list_topics, new_cluster_id
+from solas.stack.kafka import (KafkaService, build_principal_builder, list_topics,
+                               new_cluster_id)
 from solas.stack.mariadb import MariaDBService, init_sql
 from solas.stack.prometheus import PrometheusService
 from solas.stack.process import is_running
@@ -31,6 +36,7 @@ def free_port() -> int:
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return Settings(home=tmp_path / "home", kafka="127.0.0.1:19092", kafka_controller_port=19093,
+                    kafka_public="kafka.example:19094", kafka_users="kafka.example:19095",
                     topic_partitions=7, max_message_bytes=20 * 1024 * 1024,
                     cassandra_port=19042, cassandra_storage_port=17000,
                     prometheus_port=19090, metrics_port=19150)
@@ -55,8 +61,22 @@ def test_server_properties(settings: Settings) -> None:
     props = parse_properties(render_properties(KafkaService(settings).server_properties()))
     assert props["process.roles"] == "broker,controller"
     assert props["controller.quorum.voters"] == "1@127.0.0.1:19093"
-    assert props["listeners"] == "PLAINTEXT://127.0.0.1:19092,CONTROLLER://127.0.0.1:19093"
-    assert props["advertised.listeners"] == "PLAINTEXT://127.0.0.1:19092"
+    assert props["listeners"] == ("PLAINTEXT://127.0.0.1:19092,CONTROLLER://127.0.0.1:19093,"
+                                  "PUBLIC://127.0.0.1:19094,USERS://127.0.0.1:19095")
+    assert props["advertised.listeners"] == ("PLAINTEXT://127.0.0.1:19092,"
+                                             "PUBLIC://kafka.example:19094,"
+                                             "USERS://kafka.example:19095")
+    assert props["listener.security.protocol.map"] == (
+        "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,PUBLIC:PLAINTEXT,USERS:SASL_PLAINTEXT")
+    assert props["sasl.enabled.mechanisms"] == "SCRAM-SHA-256,SCRAM-SHA-512"
+    for mechanism in ("scram-sha-256", "scram-sha-512"):
+        assert "ScramLoginModule" in props[f"listener.name.users.{mechanism}.sasl.jaas.config"]
+    assert props["authorizer.class.name"].endswith("StandardAuthorizer")
+    assert props["allow.everyone.if.no.acl.found"] == "false"
+    assert props["super.users"] == "User:solas/internal"
+    assert props["principal.builder.class"] == "solas.kafka.ListenerPrincipalBuilder"
+    assert props["solas.internal.listeners"] == "PLAINTEXT,CONTROLLER"
+    assert not any(key.startswith("extra.") for key in props)
     assert int(props["message.max.bytes"]) >= settings.max_message_bytes
     assert int(props["replica.fetch.max.bytes"]) >= settings.max_message_bytes
     assert int(props["socket.request.max.bytes"]) > settings.max_message_bytes
@@ -160,6 +180,57 @@ def test_missing_java_names_the_debian_package(settings: Settings, tmp_path: Pat
 def test_missing_maven_names_the_debian_package(settings: Settings, fake_bin: Path) -> None:
     with pytest.raises(StackError, match=r"mvn not found.*maven"):
         KafkaService(settings, path=str(fake_bin)).install()
+
+
+def test_missing_javac_names_the_debian_package(settings: Settings, fake_bin: Path) -> None:
+    svc = KafkaService(settings, path=str(fake_bin))
+    svc.jars_dir.mkdir(parents=True)
+    (svc.jars_dir / ".complete").write_text(hashlib.sha256(svc.pom_text.encode()).hexdigest())
+    with pytest.raises(StackError, match=r"javac not found.*openjdk-17-jdk-headless"):
+        svc.install()
+
+
+def test_the_principal_builder_compiles_once(tmp_path: Path) -> None:
+    """Against a stand-in of the three Kafka classes it uses: the real jar is built by
+    the integration tests' stack."""
+    javac = shutil.which("javac")
+    assert javac, "javac is needed (openjdk-17-jdk-headless)"
+    stubs = tmp_path / "stubs"
+    for name, body in STUBS.items():
+        path = stubs / f"{name.replace('.', '/')}.java"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(body)
+    jars = tmp_path / "jars"
+    jars.mkdir()
+    subprocess.run([javac, "-d", str(tmp_path / "classes"), *map(str, stubs.rglob("*.java"))],
+                   check=True)
+    with zipfile.ZipFile(jars / "stubs.jar", "w") as archive:
+        for path in (tmp_path / "classes").rglob("*.class"):
+            archive.write(path, path.relative_to(tmp_path / "classes").as_posix())
+    jar = build_principal_builder(jars, javac)
+    assert "solas/kafka/ListenerPrincipalBuilder.class" in zipfile.ZipFile(jar).namelist()
+    built = jar.stat().st_mtime_ns
+    assert build_principal_builder(jars, javac) == jar and jar.stat().st_mtime_ns == built
+
+
+STUBS = {
+    "org.apache.kafka.common.Configurable": "package org.apache.kafka.common;\n"
+        "public interface Configurable { void configure(java.util.Map<String, ?> c); }",
+    "org.apache.kafka.common.security.auth.AuthenticationContext":
+        "package org.apache.kafka.common.security.auth;\n"
+        "public interface AuthenticationContext { String listenerName(); }",
+    "org.apache.kafka.common.security.auth.KafkaPrincipal":
+        "package org.apache.kafka.common.security.auth;\n"
+        "public class KafkaPrincipal { public static final String USER_TYPE = \"User\";\n"
+        "public static final KafkaPrincipal ANONYMOUS = new KafkaPrincipal(\"User\", \"A\");\n"
+        "public KafkaPrincipal(String t, String n) {} }",
+    "org.apache.kafka.common.security.authenticator.DefaultKafkaPrincipalBuilder":
+        "package org.apache.kafka.common.security.authenticator;\n"
+        "import org.apache.kafka.common.security.auth.*;\n"
+        "public class DefaultKafkaPrincipalBuilder { public DefaultKafkaPrincipalBuilder("
+        "Object a, Object b) {}\n public KafkaPrincipal build(AuthenticationContext c) "
+        "{ return KafkaPrincipal.ANONYMOUS; } }",
+}
 
 
 def test_pid_of_a_foreign_process_is_not_ours(settings: Settings) -> None:
