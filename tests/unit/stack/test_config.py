@@ -224,106 +224,25 @@ STUBS = {
         "public class KafkaPrincipal { public static final String USER_TYPE = \"User\";\n"
         "public static final KafkaPrincipal ANONYMOUS = new KafkaPrincipal(\"User\", \"A\");\n"
         "public KafkaPrincipal(String t, String n) {} }",
+    "org.apache.kafka.common.security.auth.KafkaPrincipalBuilder":
+        "package org.apache.kafka.common.security.auth;\n"
+        "public interface KafkaPrincipalBuilder { KafkaPrincipal build(AuthenticationContext c); }",
+    "org.apache.kafka.common.security.auth.KafkaPrincipalSerde":
+        "package org.apache.kafka.common.security.auth;\n"
+        "public interface KafkaPrincipalSerde { byte[] serialize(KafkaPrincipal p);\n"
+        "KafkaPrincipal deserialize(byte[] b); }",
+    "org.apache.kafka.common.security.ssl.SslPrincipalMapper":
+        "package org.apache.kafka.common.security.ssl;\n"
+        "public class SslPrincipalMapper { public static SslPrincipalMapper fromRules(String r) "
+        "{ return new SslPrincipalMapper(); } }",
     "org.apache.kafka.common.security.authenticator.DefaultKafkaPrincipalBuilder":
         "package org.apache.kafka.common.security.authenticator;\n"
         "import org.apache.kafka.common.security.auth.*;\n"
-        "public class DefaultKafkaPrincipalBuilder { public DefaultKafkaPrincipalBuilder("
-        "Object a, Object b) {}\n public KafkaPrincipal build(AuthenticationContext c) "
+        "import org.apache.kafka.common.security.ssl.SslPrincipalMapper;\n"
+        "public class DefaultKafkaPrincipalBuilder implements KafkaPrincipalBuilder, "
+        "KafkaPrincipalSerde {\n public DefaultKafkaPrincipalBuilder(Object k, "
+        "SslPrincipalMapper m) {}\n public KafkaPrincipal build(AuthenticationContext c) "
+        "{ return KafkaPrincipal.ANONYMOUS; }\n public byte[] serialize(KafkaPrincipal p) "
+        "{ return new byte[0]; }\n public KafkaPrincipal deserialize(byte[] b) "
         "{ return KafkaPrincipal.ANONYMOUS; } }",
 }
-
-
-def test_pid_of_a_foreign_process_is_not_ours(settings: Settings) -> None:
-    svc = MariaDBService(settings)
-    svc.pid_file.parent.mkdir(parents=True)
-    svc.pid_file.write_text(f"{os.getpid()}\n")
-    assert svc.pid() is None
-    svc.stop()  # must not signal this test process
-    assert not svc.pid_file.exists()
-
-
-def fake_kafka(port_holder: list[int]) -> threading.Thread:
-    """A one-shot server answering a Metadata v0 request with one broker and one topic."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen()
-    port_holder.append(server.getsockname()[1])
-
-    def string(text: str) -> bytes:
-        return struct.pack(">h", len(text)) + text.encode()
-
-    def serve() -> None:
-        conn, _ = server.accept()
-        with conn, server:
-            size = struct.unpack(">i", conn.recv(4))[0]
-            request = conn.recv(size)
-            correlation = request[4:8]
-            body = (correlation + struct.pack(">i", 1) + struct.pack(">i", 1)
-                    + string("127.0.0.1") + struct.pack(">i", 9092)
-                    + struct.pack(">i", 1) + struct.pack(">h", 0) + string("alerts-ztf")
-                    + struct.pack(">i", 1) + struct.pack(">hii", 0, 0, 1)
-                    + struct.pack(">ii", 1, 1) + struct.pack(">ii", 1, 1))
-            conn.sendall(struct.pack(">i", len(body)) + body)
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    return thread
-
-
-def test_list_topics_decodes_metadata() -> None:
-    ports: list[int] = []
-    thread = fake_kafka(ports)
-    assert list_topics(ports[0]) == ["alerts-ztf"]
-    thread.join(5)
-
-
-def test_format_status_table() -> None:
-    table = format_status({"kafka": ServiceStatus("kafka", True, True, 42, "ready on x")})
-    header, row = table.splitlines()
-    assert header.split() == ["SERVICE", "RUNNING", "READY", "PID", "DETAIL"]
-    assert row.split()[:4] == ["kafka", "yes", "yes", "42"]
-
-
-class ScriptService(Service):
-    """A stand-in service: a Python script that never answers."""
-
-    name = "script"
-    ready_timeout_s = 1.0
-    poll_s = 0.1
-
-    def __init__(self, settings: Settings, script: str) -> None:
-        super().__init__(settings)
-        self.script = script
-
-    @property
-    def ports(self) -> dict[str, int]:
-        return {}
-
-    def install(self) -> None:
-        pass
-
-    def prepare(self) -> None:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-
-    def command(self) -> list[str]:
-        return [sys.executable, "-u", "-c", self.script, self.marker]
-
-    def ready(self) -> bool:
-        return False
-
-
-def test_exit_during_start_shows_the_log(settings: Settings) -> None:
-    svc = ScriptService(settings, "print('boom-1234'); raise SystemExit(3)")
-    with pytest.raises(StackError, match=r"(?s)script exited during start-up; see its log "
-                                         r".*script\.log, last lines:.*boom-1234"):
-        svc.ensure_up()
-
-
-def test_not_ready_in_time_shows_the_log_and_stop_kills(settings: Settings) -> None:
-    svc = ScriptService(settings, "import time; print('waiting-5678'); time.sleep(60)")
-    with pytest.raises(StackError, match=r"(?s)did not become ready within 1 s.*waiting-5678"):
-        svc.ensure_up()
-    pid = svc.pid()
-    assert pid is not None and svc.status().running
-    svc.stop()
-    assert not is_running(pid) and svc.pid() is None
