@@ -74,6 +74,22 @@ class Settings:
                       "127.0.0.1:9092", "SOLAS_KAFKA")
     kafka_controller_port: int = _doc("Port of the local KRaft controller listener.",
                                       9093, "SOLAS_KAFKA_CONTROLLER_PORT")
+    kafka_public: str = _doc(
+        "Kafka's user-facing listener without credentials (host:port as users reach it): "
+        "public filters' topics, for the PyPI lasair_consumer.  The local broker listens "
+        "on its port (127.0.0.1).", "127.0.0.1:9094", "SOLAS_KAFKA_PUBLIC")
+    kafka_users: str = _doc(
+        "Kafka's user-facing SASL SCRAM listener (host:port as users reach it): each "
+        "user's private filter topics, with the credentials of /api/kafka/.  The local "
+        "broker listens on its port (127.0.0.1).", "127.0.0.1:9095", "SOLAS_KAFKA_USERS")
+    kafka_users_security_protocol: str = _doc(
+        "Security protocol of the SCRAM listener as users see it: SASL_PLAINTEXT (local "
+        "stack) or SASL_SSL (a cluster's TLS external listener).", "SASL_PLAINTEXT",
+        "SOLAS_KAFKA_USERS_SECURITY_PROTOCOL")
+    kafka_users_sasl_mechanism: str = _doc(
+        "SASL mechanism shown to users: SCRAM-SHA-512 or SCRAM-SHA-256 (the local broker "
+        "takes both with the same password).", "SCRAM-SHA-512",
+        "SOLAS_KAFKA_USERS_SASL_MECHANISM")
     mariadb_url: str = _doc(
         "MariaDB URL mysql://user[:password]@host:port/[database]; without a database, "
         "the survey's own (solas for ztf, solas_lsst for lsst: one survey per database).",
@@ -332,6 +348,16 @@ UPSTREAM_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 UPSTREAM_MECHANISMS = ("SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN")
 
 
+def _check_kafka_users(settings: Settings) -> None:
+    """Clear errors for user-facing Kafka settings that cannot work."""
+    if settings.kafka_users_security_protocol not in ("SASL_PLAINTEXT", "SASL_SSL"):
+        raise ValueError("SOLAS_KAFKA_USERS_SECURITY_PROTOCOL must be SASL_PLAINTEXT or "
+                         f"SASL_SSL, not {settings.kafka_users_security_protocol!r}")
+    if settings.kafka_users_sasl_mechanism not in ("SCRAM-SHA-512", "SCRAM-SHA-256"):
+        raise ValueError("SOLAS_KAFKA_USERS_SASL_MECHANISM must be SCRAM-SHA-512 or "
+                         f"SCRAM-SHA-256, not {settings.kafka_users_sasl_mechanism!r}")
+
+
 def _check_upstream(settings: Settings) -> None:
     """Clear errors for upstream Kafka settings that cannot work."""
     if settings.upstream_security_protocol not in UPSTREAM_PROTOCOLS:
@@ -379,6 +405,7 @@ def load_settings(environ: dict | None = None) -> Settings:
     if settings.survey not in SURVEYS:
         raise ValueError(f"SOLAS_SURVEY must be one of {SURVEYS}, not {settings.survey!r}")
     _check_upstream(settings)
+    _check_kafka_users(settings)
     return settings
 
 

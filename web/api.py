@@ -9,8 +9,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from solas.filters import FilterError
-from web import (accounts, annotations, db, filters, forms, jobs, objects, sky, watchlists,
-                 watchmaps)
+from web import (accounts, annotations, db, filters, forms, jobs, kafka, objects, sky,
+                 watchlists, watchmaps)
 from web.config import CONFIG, ROW_CAPS, SERVICES, SETTINGS, SHERLOCK, TOKENS
 from web.forms import BadRequest, NotFound, request_params
 from web.middleware import json_response
@@ -211,7 +211,7 @@ async def one_filter(request: web.Request) -> web.Response:
         row = await filters.visible_filter(pool, filter_id, user.id)
         return json_response(filters.as_api(row))
     if request.method == "DELETE":
-        await filters.delete_filter(pool, filter_id, user.id)
+        await filters.delete_filter(pool, request.app[SETTINGS], filter_id, user.id)
         return json_response({"deleted": filter_id})
     if request.method not in ("PATCH", "PUT", "POST"):
         raise web.HTTPMethodNotAllowed(request.method, ["GET", "PATCH", "DELETE"])
@@ -223,6 +223,23 @@ async def one_filter(request: web.Request) -> web.Response:
     except FilterError as err:
         raise _filter_error(err) from None
     return json_response(saved)
+
+
+# -------------------------------------------------------------------- kafka
+
+@routes.route("*", "/api/kafka/", name="api_kafka")
+async def kafka_credentials(request: web.Request) -> web.Response:
+    """GET: where and how the caller connects to Kafka from outside {"bootstrap",
+    "public_bootstrap", "security_protocol", "sasl_mechanism", "username"}; POST: create
+    or rotate the caller's SCRAM credential, the same plus "password" (shown only now)."""
+    user = await api_caller(request, token_required=True)
+    settings = request.app[SETTINGS]
+    if request.method == "GET":
+        return json_response(kafka.access(settings, user.username))
+    if request.method != "POST":
+        raise web.HTTPMethodNotAllowed(request.method, ["GET", "POST"])
+    return json_response(await kafka.rotate(settings, user.username),
+                         headers={"Cache-Control": "no-store"})
 
 
 # --------------------------------------------------------------- watchlists

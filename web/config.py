@@ -45,8 +45,6 @@ class WebConfig(NamedTuple):
     max_form_bytes: int = 2 * 2**20
     """Largest ordinary form or JSON body."""
     max_cone_radius_arcsec: float = 1000.0
-    kafka_public: str = ""
-    """Kafka bootstrap servers as users reach them (consumer snippet); empty: settings.kafka."""
     secure_cookies: bool = False
     """Mark the session cookie Secure (serve over HTTPS)."""
     session_days: int = 14

@@ -12,7 +12,7 @@ from typing import Mapping, NamedTuple
 from solas.filters import render_query
 from solas.settings import Settings
 from solas.topics import ensure_topics, filter_topic
-from web import db, forms
+from web import db, forms, kafka
 from web.config import PAGE_ROWS
 from web.forms import BadRequest, NotFound
 from web.queries import compile_for
@@ -84,6 +84,7 @@ async def save_filter(pool, settings: Settings, user_id: int, data: FilterInput,
     topic = await topic_of(pool, filter_id)
     if data.run and topic is None:
         topic = await activate(pool, settings, filter_id)
+    await kafka.sync_filter_acls(pool, settings, filter_id)
     return {"id": int(filter_id), "topic": topic}
 
 
@@ -132,9 +133,11 @@ async def list_filters(pool, user_id: int | None) -> list[dict]:
               "filters.id DESC", (user_id, user_id))
 
 
-async def delete_filter(pool, filter_id: int, user_id: int) -> None:
-    """Delete a filter of the user."""
-    await owned_filter(pool, filter_id, user_id)
+async def delete_filter(pool, settings: Settings, filter_id: int, user_id: int) -> None:
+    """Delete a filter of the user, after removing the ACLs of its topic (the topic and
+    what it holds stay, readable by no user)."""
+    row = await owned_filter(pool, filter_id, user_id)
+    await kafka.drop_topic_acls(settings, row["topic_name"], filter_id)
     await db.execute(pool, "DELETE FROM filters WHERE id=%s AND user=%s", (filter_id, user_id))
 
 
@@ -157,13 +160,30 @@ def as_api(row: dict) -> dict:
             "modified": row["modified"]}
 
 
-def consumer_snippet(kafka: str, topic: str, group: str = "my-group") -> str:
-    """Python that prints the filter's matches as they arrive (PyPI ``lasair``)."""
-    return (f"""import json
+def consumer_snippet(topic: str, public: bool, public_bootstrap: str,
+                     private_config: Mapping[str, str], group: str = "my-group") -> str:
+    """Python that prints the filter's matches as they arrive: the PyPI ``lasair``
+    consumer on the anonymous listener for a public filter, confluent-kafka with the
+    owner's SCRAM credentials (``private_config``, password left for the user to fill
+    in) for a private one."""
+    if public:
+        opening = f"""import json
 from lasair import lasair_consumer
 
-consumer = lasair_consumer('{kafka}', '{group}', '{topic}')
-while True:
+consumer = lasair_consumer('{public_bootstrap}', '{group}', '{topic}')
+"""
+    else:
+        settings = "".join(f"    {key!r}: {value!r},\n" for key, value in
+                           {**private_config, "group.id": group}.items())
+        opening = f"""import json
+from confluent_kafka import Consumer
+
+# a private filter: only its owner's Kafka credentials (profile page) may read it
+consumer = Consumer({{
+{settings}}})
+consumer.subscribe(['{topic}'])
+"""
+    return opening + """while True:
     msg = consumer.poll(timeout=20)
     if msg is None:
         continue
@@ -174,4 +194,4 @@ while True:
     # the alert that produced the match (ZTF candid, Rubin diaSourceId): deduplicate on it
     alert_id = dict(msg.headers() or []).get('solas-alert-id', b'').decode()
     print(alert_id, match)
-""")
+"""

@@ -18,11 +18,12 @@ from aiohttp import web
 
 from solas.filters import FilterError
 from solas.filters.build import INT64_MAX
+from solas.kafka_access import KafkaAccess, consumer_config
 from solas.schema.tables import mariadb_tables
 from solas.skymatch import parse_dec, parse_ra
 from solas.topics import LIVE as LIVE_TOPIC, INGESTED, SHERLOCKED, end_offsets, stage_topic
-from web import accounts, annotations, db, filters, forms, jobs, objects, sky, watchlists, \
-    watchmaps
+from web import accounts, annotations, db, filters, forms, jobs, kafka, objects, sky, \
+    watchlists, watchmaps
 from web.config import (CONFIG, HOURLY_LIMITS, LIVE, PAGE_ROWS, ROW_CAPS, SERVICES, SESSION,
                         SETTINGS, STATUS, TOKENS, USER, USER_CLASSES)
 from web.forms import BadRequest, Forbidden, NotFound
@@ -283,14 +284,35 @@ async def logout_page(request: web.Request) -> web.Response:
     raise web.HTTPSeeOther("/")
 
 
+async def _profile(request: web.Request, new_kafka: dict | None = None) -> dict:
+    user = _require_user(request)
+    settings = request.app[SETTINGS]
+    try:
+        access = kafka.access(settings, user.username)
+    except BadRequest as err:
+        access = {"error": err.message}
+    return {"tokens": await accounts.tokens_of(_pool(request), request.app[TOKENS], user.id),
+            "limit": HOURLY_LIMITS[user.user_class], "rows": ROW_CAPS[user.user_class],
+            "base": settings.web_public_url.rstrip("/") + "/api", "kafka": access,
+            "kafka_ready": (await kafka.has_credentials(settings, user.username)
+                            if new_kafka is None and "error" not in access else None),
+            "new_kafka": new_kafka}
+
+
 @routes.get("/profile", name="profile")
 @aiohttp_jinja2.template("profile.html")
 async def profile(request: web.Request) -> dict:
-    """The user's class, limits and API tokens."""
+    """The user's class, limits, API tokens and Kafka credentials."""
+    return await _profile(request)
+
+
+@routes.post("/profile/kafka", name="profile_kafka")
+@aiohttp_jinja2.template("profile.html")
+async def profile_kafka(request: web.Request) -> dict:
+    """Create or rotate the user's Kafka credentials; the password is shown this once
+    (this response is not a redirect, so it is not kept anywhere)."""
     user = _require_user(request)
-    return {"tokens": await accounts.tokens_of(_pool(request), request.app[TOKENS], user.id),
-            "limit": HOURLY_LIMITS[user.user_class], "rows": ROW_CAPS[user.user_class],
-            "base": request.app[SETTINGS].web_public_url.rstrip("/") + "/api"}
+    return await _profile(request, await kafka.rotate(request.app[SETTINGS], user.username))
 
 
 @routes.post("/profile/tokens", name="tokens")
@@ -456,13 +478,20 @@ async def filter_list(request: web.Request) -> dict:
 
 
 def _builder(request: web.Request, row: dict | None, **extra) -> dict:
-    config = request.app[CONFIG]
     settings = request.app[SETTINGS]
-    kafka = config.kafka_public or settings.kafka
     topic = row.get("topic_name") if row else None
+    public = bool(row.get("public")) if row else False
+    owner = kafka.owner_kafka_user(row.get("owner")) if row else None
+    private = consumer_config(KafkaAccess(
+        settings.kafka_users, settings.kafka_public, settings.kafka_users_security_protocol,
+        settings.kafka_users_sasl_mechanism, owner or "YOUR_KAFKA_USERNAME"),
+        password="YOUR_KAFKA_PASSWORD")
+    snippet = filters.consumer_snippet(topic, public, settings.kafka_public,
+                                       private) if topic else ""
     return {"filter": row, "runs": filters.RUN_MODES, "outputs": filters.OUTPUT_MODES,
-            "topic": topic, "snippet": filters.consumer_snippet(kafka, topic) if topic else "",
-            "kafka": kafka, "page_rows": PAGE_ROWS, **extra}
+            "topic": topic, "snippet": snippet, "public_topic": public,
+            "kafka": settings.kafka_public if public else settings.kafka_users,
+            "page_rows": PAGE_ROWS, **extra}
 
 
 @routes.get("/filters/new", name="filter_new")
@@ -544,7 +573,8 @@ async def filter_copy(request: web.Request) -> web.Response:
 async def filter_delete(request: web.Request) -> web.Response:
     """Delete one of the user's filters."""
     user = _require_user(request)
-    await filters.delete_filter(_pool(request), int(request.match_info["id"]), user.id)
+    await filters.delete_filter(_pool(request), request.app[SETTINGS],
+                                int(request.match_info["id"]), user.id)
     raise web.HTTPSeeOther(_url(request, "filters"))
 
 

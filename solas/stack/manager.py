@@ -26,6 +26,7 @@ DEBIAN_PACKAGES = {
     "mariadb-client": "mariadb",
     "prometheus": "prometheus",
     "openjdk-17-jre-headless": "java",
+    "openjdk-17-jdk-headless": "javac",  # compiles Kafka's principal builder
     "maven": "mvn",
     "chromium": "chromium",            # browser tests (headless, never downloaded by a tool)
     "chromium-driver": "chromedriver",

@@ -1,20 +1,26 @@
 """Fixtures of the integration tests: the real local stack under ``<repo>/.solas-test``."""
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import json
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from aiokafka import AIOKafkaProducer
+from confluent_kafka import Consumer, KafkaError
+from lasair import lasair_consumer
 
 from solas.db import init_all
 from solas.settings import Settings, load_settings
 from solas.stack import down, up
 from solas.stores import mariadb
-from solas.topics import filter_topic
+from solas.topics import ensure_topics, filter_topic
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -97,3 +103,86 @@ def make_filter(settings: Settings, user: int, tables: str, conditions: str, sel
 def db_helpers() -> SimpleNamespace:
     """:func:`execute`, :func:`make_user` and :func:`make_filter`, for test modules."""
     return SimpleNamespace(execute=execute, make_user=make_user, make_filter=make_filter)
+
+
+# ----------------------------------------------- clients of the user-facing Kafka
+POLL_S = 30.0
+"""Longest wait of a test consumer for its messages, seconds."""
+
+
+def fill_topic(settings: Settings, topic: str, count: int = 3) -> list[dict]:
+    """A new topic on the internal listener with ``count`` JSON messages."""
+    values = [{"objectId": f"ZTF{i}", "n": i} for i in range(count)]
+
+    async def produce() -> None:
+        await ensure_topics(settings, [topic], 1)
+        producer = AIOKafkaProducer(bootstrap_servers=settings.kafka)
+        await producer.start()
+        try:
+            for value in values:
+                await producer.send_and_wait(topic, json.dumps(value).encode())
+        finally:
+            await producer.stop()
+
+    asyncio.run(produce())
+    return values
+
+
+class Outcome:
+    """What a consumer got: message values, or the first error it met."""
+
+    def __init__(self) -> None:
+        self.values: list[dict] = []
+        self.error: KafkaError | None = None
+
+    def on_error(self, error: KafkaError) -> None:
+        self.error = self.error or error
+
+
+def drain(poll, outcome: Outcome, expected: int, timeout_s: float = POLL_S) -> Outcome:
+    """Poll until ``expected`` values, an error, or the timeout."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and len(outcome.values) < expected:
+        msg = poll(1.0)
+        if outcome.error is not None:
+            break
+        if msg is None:
+            continue
+        if msg.error():
+            outcome.error = msg.error()
+            break
+        outcome.values.append(json.loads(msg.value()))
+    return outcome
+
+
+def read_anonymously(settings: Settings, topic: str, expected: int) -> Outcome:
+    """The unchanged ``lasair_consumer`` on the public listener, as Lasair users run it."""
+    consumer = lasair_consumer(settings.kafka_public, f"anon-{uuid.uuid4().hex[:8]}", topic)
+    try:
+        return drain(consumer.poll, Outcome(), expected)
+    finally:
+        consumer.close()
+
+
+def read_as(settings: Settings, topic: str, user: str, password: str, expected: int,
+            mechanism: str = "SCRAM-SHA-512") -> Outcome:
+    """confluent-kafka with SCRAM on the users' listener."""
+    outcome = Outcome()
+    consumer = Consumer({
+        "bootstrap.servers": settings.kafka_users, "group.id": f"{user}-{uuid.uuid4().hex}",
+        "security.protocol": "SASL_PLAINTEXT", "sasl.mechanisms": mechanism,
+        "sasl.username": user, "sasl.password": password, "auto.offset.reset": "earliest",
+        "error_cb": outcome.on_error})
+    consumer.subscribe([topic])
+    try:
+        return drain(consumer.poll, outcome, expected)
+    finally:
+        consumer.close()
+
+
+@pytest.fixture(scope="session")
+def kafka_io() -> SimpleNamespace:
+    """:func:`fill_topic`, :func:`read_anonymously` and :func:`read_as`: producers and
+    consumers of the user-facing Kafka listeners, for test modules."""
+    return SimpleNamespace(fill_topic=fill_topic, read_anonymously=read_anonymously,
+                           read_as=read_as)

@@ -71,6 +71,7 @@ class SurveyKafka(KafkaService):
     plus a SASL_SSL listener (SCRAM-SHA-512) on ``sasl_port``; same jars."""
 
     name = "kafka"
+    edge_listeners = False  # the survey's broker has no Solas users' listeners
 
     def __init__(self, settings: Settings, jars: Path, keystore: Path, sasl_port: int):
         super().__init__(settings)

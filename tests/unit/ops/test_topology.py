@@ -8,7 +8,9 @@ from urllib.parse import urlparse
 
 import pytest
 
+from solas.kafka_access import INTERNAL_PRINCIPAL
 from solas.settings import Settings, load_settings
+from solas.stack.kafka import PRINCIPAL_BUILDER
 from solas.topics import ANNOTATIONS, INGESTED, SHERLOCKED, pipeline_topics
 from tests.unit.ops.dashboards import REPO
 from tests.unit.ops.manifests import K8S, OVERLAYS
@@ -118,11 +120,33 @@ def test_kafka_is_kraft_with_node_pools(docs, overlay):
 
 def test_workers_reach_the_kafka_bootstrap_service(docs):
     (kafka,) = of_kind(docs, "Kafka")
-    (plain,) = [l for l in kafka["spec"]["kafka"]["listeners"] if not l["tls"]]
+    (plain,) = [l for l in kafka["spec"]["kafka"]["listeners"] if l["type"] == "internal"]
     bootstrap = f"{kafka['metadata']['name']}-kafka-bootstrap:{plain['port']}"
     assert settings_of(docs).kafka == bootstrap
     for scaled in of_kind(docs, "ScaledObject"):
         assert scaled["spec"]["triggers"][0]["metadata"]["bootstrapServers"] == bootstrap
+
+
+def test_users_listeners_match_the_settings_and_the_local_stack(docs):
+    """public: no credentials; users: SCRAM-SHA-512 over TLS; the workers' internal
+    listener is the super user through the image's principal builder."""
+    (kafka,) = of_kind(docs, "Kafka")
+    spec, settings = kafka["spec"]["kafka"], settings_of(docs)
+    listeners = {listener["name"]: listener for listener in spec["listeners"]}
+    assert "authentication" not in listeners["public"]
+    assert listeners["users"]["tls"] is True
+    assert listeners["users"]["authentication"] == {"type": "scram-sha-512"}
+    assert settings.kafka_public.endswith(f":{listeners['public']['port']}")
+    assert settings.kafka_users.endswith(f":{listeners['users']['port']}")
+    assert settings.kafka_users_security_protocol == "SASL_SSL"
+    assert settings.kafka_users_sasl_mechanism == "SCRAM-SHA-512"  # Strimzi's only SCRAM
+    assert spec["authorization"] == {"type": "simple", "superUsers": [INTERNAL_PRINCIPAL]}
+    config = spec["config"]
+    assert config["principal.builder.class"] == PRINCIPAL_BUILDER
+    assert config["solas.internal.principal"] == INTERNAL_PRINCIPAL
+    assert config["solas.internal.listeners"] == f"PLAIN-{listeners['plain']['port']}"
+    assert "userOperator" not in kafka["spec"]["entityOperator"]  # the portal owns users
+    assert spec["image"]
 
 
 def test_one_worker_deployment_per_agent_within_the_partitions(docs):

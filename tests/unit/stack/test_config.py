@@ -1,11 +1,15 @@
 """Generated configurations and the specific errors of the local stack (no services run)."""
 from __future__ import annotations
 
+import hashlib
 import os
+import shutil
 import socket
 import struct
+import subprocess
 import sys
 import threading
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -15,7 +19,8 @@ from solas.settings import Settings
 from solas.stack import Service, StackError, ServiceStatus, up
 from solas.stack.cassandra import CassandraService
 from solas.stack.cli import format_status
-from solas.stack.kafka import KafkaService, list_topics, new_cluster_id
+from solas.stack.kafka import (KafkaService, build_principal_builder, list_topics,
+                               new_cluster_id)
 from solas.stack.mariadb import MariaDBService, init_sql
 from solas.stack.prometheus import PrometheusService
 from solas.stack.process import is_running
@@ -31,6 +36,7 @@ def free_port() -> int:
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return Settings(home=tmp_path / "home", kafka="127.0.0.1:19092", kafka_controller_port=19093,
+                    kafka_public="kafka.example:19094", kafka_users="kafka.example:19095",
                     topic_partitions=7, max_message_bytes=20 * 1024 * 1024,
                     cassandra_port=19042, cassandra_storage_port=17000,
                     prometheus_port=19090, metrics_port=19150)
@@ -55,8 +61,22 @@ def test_server_properties(settings: Settings) -> None:
     props = parse_properties(render_properties(KafkaService(settings).server_properties()))
     assert props["process.roles"] == "broker,controller"
     assert props["controller.quorum.voters"] == "1@127.0.0.1:19093"
-    assert props["listeners"] == "PLAINTEXT://127.0.0.1:19092,CONTROLLER://127.0.0.1:19093"
-    assert props["advertised.listeners"] == "PLAINTEXT://127.0.0.1:19092"
+    assert props["listeners"] == ("PLAINTEXT://127.0.0.1:19092,CONTROLLER://127.0.0.1:19093,"
+                                  "PUBLIC://127.0.0.1:19094,USERS://127.0.0.1:19095")
+    assert props["advertised.listeners"] == ("PLAINTEXT://127.0.0.1:19092,"
+                                             "PUBLIC://kafka.example:19094,"
+                                             "USERS://kafka.example:19095")
+    assert props["listener.security.protocol.map"] == (
+        "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,PUBLIC:PLAINTEXT,USERS:SASL_PLAINTEXT")
+    assert props["sasl.enabled.mechanisms"] == "SCRAM-SHA-256,SCRAM-SHA-512"
+    for mechanism in ("scram-sha-256", "scram-sha-512"):
+        assert "ScramLoginModule" in props[f"listener.name.users.{mechanism}.sasl.jaas.config"]
+    assert props["authorizer.class.name"].endswith("StandardAuthorizer")
+    assert props["allow.everyone.if.no.acl.found"] == "false"
+    assert props["super.users"] == "User:solas/internal"
+    assert props["principal.builder.class"] == "solas.kafka.ListenerPrincipalBuilder"
+    assert props["solas.internal.listeners"] == "PLAINTEXT,CONTROLLER"
+    assert not any(key.startswith("extra.") for key in props)
     assert int(props["message.max.bytes"]) >= settings.max_message_bytes
     assert int(props["replica.fetch.max.bytes"]) >= settings.max_message_bytes
     assert int(props["socket.request.max.bytes"]) > settings.max_message_bytes
@@ -171,97 +191,67 @@ def test_missing_maven_names_the_debian_package(settings: Settings, fake_bin: Pa
         KafkaService(settings, path=str(fake_bin)).install()
 
 
-def test_pid_of_a_foreign_process_is_not_ours(settings: Settings) -> None:
-    svc = MariaDBService(settings)
-    svc.pid_file.parent.mkdir(parents=True)
-    svc.pid_file.write_text(f"{os.getpid()}\n")
-    assert svc.pid() is None
-    svc.stop()  # must not signal this test process
-    assert not svc.pid_file.exists()
+def test_missing_javac_names_the_debian_package(settings: Settings, fake_bin: Path) -> None:
+    svc = KafkaService(settings, path=str(fake_bin))
+    svc.jars_dir.mkdir(parents=True)
+    (svc.jars_dir / ".complete").write_text(hashlib.sha256(svc.pom_text.encode()).hexdigest())
+    with pytest.raises(StackError, match=r"javac not found.*openjdk-17-jdk-headless"):
+        svc.install()
 
 
-def fake_kafka(port_holder: list[int]) -> threading.Thread:
-    """A one-shot server answering a Metadata v0 request with one broker and one topic."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen()
-    port_holder.append(server.getsockname()[1])
-
-    def string(text: str) -> bytes:
-        return struct.pack(">h", len(text)) + text.encode()
-
-    def serve() -> None:
-        conn, _ = server.accept()
-        with conn, server:
-            size = struct.unpack(">i", conn.recv(4))[0]
-            request = conn.recv(size)
-            correlation = request[4:8]
-            body = (correlation + struct.pack(">i", 1) + struct.pack(">i", 1)
-                    + string("127.0.0.1") + struct.pack(">i", 9092)
-                    + struct.pack(">i", 1) + struct.pack(">h", 0) + string("alerts-ztf")
-                    + struct.pack(">i", 1) + struct.pack(">hii", 0, 0, 1)
-                    + struct.pack(">ii", 1, 1) + struct.pack(">ii", 1, 1))
-            conn.sendall(struct.pack(">i", len(body)) + body)
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    return thread
+def test_the_principal_builder_compiles_once(tmp_path: Path) -> None:
+    """Against a stand-in of the three Kafka classes it uses: the real jar is built by
+    the integration tests' stack."""
+    javac = shutil.which("javac")
+    assert javac, "javac is needed (openjdk-17-jdk-headless)"
+    stubs = tmp_path / "stubs"
+    for name, body in STUBS.items():
+        path = stubs / f"{name.replace('.', '/')}.java"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(body)
+    jars = tmp_path / "jars"
+    jars.mkdir()
+    subprocess.run([javac, "-d", str(tmp_path / "classes"), *map(str, stubs.rglob("*.java"))],
+                   check=True)
+    with zipfile.ZipFile(jars / "stubs.jar", "w") as archive:
+        for path in (tmp_path / "classes").rglob("*.class"):
+            archive.write(path, path.relative_to(tmp_path / "classes").as_posix())
+    jar = build_principal_builder(jars, javac)
+    assert "solas/kafka/ListenerPrincipalBuilder.class" in zipfile.ZipFile(jar).namelist()
+    built = jar.stat().st_mtime_ns
+    assert build_principal_builder(jars, javac) == jar and jar.stat().st_mtime_ns == built
 
 
-def test_list_topics_decodes_metadata() -> None:
-    ports: list[int] = []
-    thread = fake_kafka(ports)
-    assert list_topics(ports[0]) == ["alerts-ztf"]
-    thread.join(5)
-
-
-def test_format_status_table() -> None:
-    table = format_status({"kafka": ServiceStatus("kafka", True, True, 42, "ready on x")})
-    header, row = table.splitlines()
-    assert header.split() == ["SERVICE", "RUNNING", "READY", "PID", "DETAIL"]
-    assert row.split()[:4] == ["kafka", "yes", "yes", "42"]
-
-
-class ScriptService(Service):
-    """A stand-in service: a Python script that never answers."""
-
-    name = "script"
-    ready_timeout_s = 1.0
-    poll_s = 0.1
-
-    def __init__(self, settings: Settings, script: str) -> None:
-        super().__init__(settings)
-        self.script = script
-
-    @property
-    def ports(self) -> dict[str, int]:
-        return {}
-
-    def install(self) -> None:
-        pass
-
-    def prepare(self) -> None:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-
-    def command(self) -> list[str]:
-        return [sys.executable, "-u", "-c", self.script, self.marker]
-
-    def ready(self) -> bool:
-        return False
-
-
-def test_exit_during_start_shows_the_log(settings: Settings) -> None:
-    svc = ScriptService(settings, "print('boom-1234'); raise SystemExit(3)")
-    with pytest.raises(StackError, match=r"(?s)script exited during start-up; see its log "
-                                         r".*script\.log, last lines:.*boom-1234"):
-        svc.ensure_up()
-
-
-def test_not_ready_in_time_shows_the_log_and_stop_kills(settings: Settings) -> None:
-    svc = ScriptService(settings, "import time; print('waiting-5678'); time.sleep(60)")
-    with pytest.raises(StackError, match=r"(?s)did not become ready within 1 s.*waiting-5678"):
-        svc.ensure_up()
-    pid = svc.pid()
-    assert pid is not None and svc.status().running
-    svc.stop()
-    assert not is_running(pid) and svc.pid() is None
+STUBS = {
+    "org.apache.kafka.common.Configurable": "package org.apache.kafka.common;\n"
+        "public interface Configurable { void configure(java.util.Map<String, ?> c); }",
+    "org.apache.kafka.common.security.auth.AuthenticationContext":
+        "package org.apache.kafka.common.security.auth;\n"
+        "public interface AuthenticationContext { String listenerName(); }",
+    "org.apache.kafka.common.security.auth.KafkaPrincipal":
+        "package org.apache.kafka.common.security.auth;\n"
+        "public class KafkaPrincipal { public static final String USER_TYPE = \"User\";\n"
+        "public static final KafkaPrincipal ANONYMOUS = new KafkaPrincipal(\"User\", \"A\");\n"
+        "public KafkaPrincipal(String t, String n) {} }",
+    "org.apache.kafka.common.security.auth.KafkaPrincipalBuilder":
+        "package org.apache.kafka.common.security.auth;\n"
+        "public interface KafkaPrincipalBuilder { KafkaPrincipal build(AuthenticationContext c); }",
+    "org.apache.kafka.common.security.auth.KafkaPrincipalSerde":
+        "package org.apache.kafka.common.security.auth;\n"
+        "public interface KafkaPrincipalSerde { byte[] serialize(KafkaPrincipal p);\n"
+        "KafkaPrincipal deserialize(byte[] b); }",
+    "org.apache.kafka.common.security.ssl.SslPrincipalMapper":
+        "package org.apache.kafka.common.security.ssl;\n"
+        "public class SslPrincipalMapper { public static SslPrincipalMapper fromRules(String r) "
+        "{ return new SslPrincipalMapper(); } }",
+    "org.apache.kafka.common.security.authenticator.DefaultKafkaPrincipalBuilder":
+        "package org.apache.kafka.common.security.authenticator;\n"
+        "import org.apache.kafka.common.security.auth.*;\n"
+        "import org.apache.kafka.common.security.ssl.SslPrincipalMapper;\n"
+        "public class DefaultKafkaPrincipalBuilder implements KafkaPrincipalBuilder, "
+        "KafkaPrincipalSerde {\n public DefaultKafkaPrincipalBuilder(Object k, "
+        "SslPrincipalMapper m) {}\n public KafkaPrincipal build(AuthenticationContext c) "
+        "{ return KafkaPrincipal.ANONYMOUS; }\n public byte[] serialize(KafkaPrincipal p) "
+        "{ return new byte[0]; }\n public KafkaPrincipal deserialize(byte[] b) "
+        "{ return KafkaPrincipal.ANONYMOUS; } }",
+}

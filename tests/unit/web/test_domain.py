@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
+from solas.kafka_access import KafkaAccess, consumer_config
 from solas.skymatch import read_moc_fits, read_skymap, skymap_from_bytes
 from web import annotations, filters, objects, watchlists, watchmaps
 from web.forms import BadRequest
@@ -32,8 +33,21 @@ def test_filter_input_and_defaults():
 
 
 def test_consumer_snippet_names_topic_and_server():
-    text = filters.consumer_snippet("kafka.example:9092", "solas_filter_12")
-    assert "'kafka.example:9092'" in text and "'solas_filter_12'" in text
+    text = filters.consumer_snippet("solas_filter_12", True, "kafka.example:9094", {})
+    assert "lasair_consumer('kafka.example:9094', 'my-group', 'solas_filter_12')" in text
+    compile(text, "snippet", "exec")
+
+
+def test_private_consumer_snippet_uses_the_owners_scram_settings():
+    access = KafkaAccess("kafka.example:9095", "kafka.example:9094", "SASL_SSL",
+                         "SCRAM-SHA-512", "alice")
+    text = filters.consumer_snippet("solas_filter_12", False, "kafka.example:9094",
+                                    consumer_config(access, password="YOUR_KAFKA_PASSWORD"))
+    assert "lasair_consumer" not in text and "kafka.example:9094" not in text
+    for expected in ("'bootstrap.servers': 'kafka.example:9095'", "'sasl.username': 'alice'",
+                     "'security.protocol': 'SASL_SSL'", "'sasl.mechanisms': 'SCRAM-SHA-512'",
+                     "'sasl.password': 'YOUR_KAFKA_PASSWORD'", "['solas_filter_12']"):
+        assert expected in text
     compile(text, "snippet", "exec")
 
 
