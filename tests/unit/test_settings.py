@@ -75,3 +75,13 @@ def test_upstream_settings_that_cannot_work_are_refused():
     plain = load_settings({"SOLAS_UPSTREAM_KAFKA": "127.0.0.1:9092",
                            "SOLAS_UPSTREAM_SECURITY_PROTOCOL": "PLAINTEXT"})
     assert plain.upstream_group == f"{plain.app_id}-upstream"
+
+
+def test_the_shortest_rate_interval_is_a_setting_of_seconds():
+    from solas.features import MIN_RATE_INTERVAL_S
+    assert load_settings({}).features_min_rate_interval_s == MIN_RATE_INTERVAL_S == 300.0
+    assert load_settings({"SOLAS_FEATURES_MIN_RATE_INTERVAL": "60"}
+                         ).features_min_rate_interval_s == 60.0
+    for bad in ("-1", "nan", "inf"):
+        with pytest.raises(ValueError, match="SOLAS_FEATURES_MIN_RATE_INTERVAL"):
+            load_settings({"SOLAS_FEATURES_MIN_RATE_INTERVAL": bad})
