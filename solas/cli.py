@@ -22,6 +22,13 @@ def _db_init(args) -> int:
     return 0
 
 
+def _db_schema(args) -> int:
+    from solas.schema.reference import schema_markdown
+
+    sys.stdout.write(schema_markdown(args.survey or get_settings().survey))
+    return 0
+
+
 def _catalogs_load(args) -> int:
     from catalogs.load import load_catalogues
 
@@ -109,6 +116,11 @@ def build_parser() -> argparse.ArgumentParser:
     db_sub = db.add_subparsers(dest="db_command", required=True)
     db_sub.add_parser("init", help="create/upgrade MariaDB + Cassandra schemas and topics"
                       ).set_defaults(func=_db_init)
+    ref = db_sub.add_parser("schema", help="print the schema reference (every column's "
+                            "definition) as Markdown, as in docs/schema-<survey>.md")
+    ref.add_argument("--survey", choices=["ztf", "lsst"],
+                     help="deployment to describe (default: SOLAS_SURVEY)")
+    ref.set_defaults(func=_db_schema)
 
     cat = sub.add_parser("catalogs", help="sky-context catalogues")
     cat_sub = cat.add_subparsers(dest="catalogs_command", required=True)

@@ -146,6 +146,11 @@ class Settings:
         "transaction left open this long, and another worker waits this long (plus the "
         "broker's clean-up interval) before resending a match such a transaction may have "
         "sent.", 60.0, "SOLAS_FILTER_TRANSACTION_TIMEOUT")
+    features_min_rate_interval_s: float = _doc(
+        "Shortest interval between two detections, s, that a rate (ZTF dmdt_g, dmdt_r "
+        "and their errors, mag/day) is computed over; a closer pair gives NULL, not a "
+        "huge rate from a near-zero interval (ZTF takes consecutive exposures about a "
+        "minute apart).", 300.0, "SOLAS_FEATURES_MIN_RATE_INTERVAL")
     digest_interval_s: float = _doc("How often e-mail digests of matches are sent, s.",
                                     86400.0, "SOLAS_DIGEST_INTERVAL")
     digest_retry_s: float = _doc(
@@ -406,6 +411,10 @@ def load_settings(environ: dict | None = None) -> Settings:
         raise ValueError(f"SOLAS_SURVEY must be one of {SURVEYS}, not {settings.survey!r}")
     _check_upstream(settings)
     _check_kafka_users(settings)
+    interval = settings.features_min_rate_interval_s
+    if not (interval >= 0 and interval != float("inf")):
+        raise ValueError("SOLAS_FEATURES_MIN_RATE_INTERVAL must be a number of seconds "
+                         f">= 0, not {interval!r}")
     return settings
 
 

@@ -19,7 +19,7 @@ from aiohttp import web
 from solas.filters import FilterError
 from solas.filters.build import INT64_MAX
 from solas.kafka_access import KafkaAccess, consumer_config
-from solas.schema.tables import mariadb_tables
+from solas.schema.reference import reference_tables
 from solas.skymatch import parse_dec, parse_ra
 from solas.topics import LIVE as LIVE_TOPIC, INGESTED, SHERLOCKED, end_offsets, stage_topic
 from web import accounts, annotations, db, filters, forms, jobs, kafka, objects, sky, \
@@ -36,11 +36,7 @@ from web.security import is_http_url, local_path
 from web.uploads import read_multipart
 
 routes = web.RouteTableDef()
-QUERYABLE = ("objects", "sherlock_classifications", "crossmatch_tns", "watchlist_hits",
-             "area_hits", "annotations")
 JS_SAFE_INTEGER = 2**53 - 1
-TABLE_NAMES = {"watchlist_hits": "watchlist:<id>", "area_hits": "watchmap:<id>",
-               "annotations": "annotator:<topic>"}
 
 
 # ------------------------------------------------------------------ helpers
@@ -208,13 +204,9 @@ async def status_json(request: web.Request) -> web.Response:
 
 
 def schema_tables(survey: str) -> list[dict]:
-    """The tables filters can use, with their columns and docs, from the column specs."""
-    specs = {spec.name: spec for spec in mariadb_tables(survey)}
-    return [{"name": name, "spec_name": TABLE_NAMES.get(name, name),
-             "doc": specs[name].doc,
-             "columns": [{"name": c.name, "type": c.mariadb_type(), "doc": c.doc}
-                         for c in specs[name].columns]}
-            for name in (*QUERYABLE, "ss_objects", "ss_sources") if name in specs]
+    """The tables filters can use, with their columns and definitions, from the column
+    specs (:func:`solas.schema.reference.reference_tables`)."""
+    return reference_tables(survey)
 
 
 @routes.get("/schema", name="schema")

@@ -13,5 +13,7 @@ docstrings: :mod:`solas.features.lsst`, :mod:`solas.features.ztf`,
 from solas.features.compute import (compute_feature_columns, compute_features,
                                     object_columns)
 from solas.features.points import FeatureError
+from solas.features.ztf import MIN_RATE_INTERVAL_S
 
-__all__ = ["FeatureError", "compute_feature_columns", "compute_features", "object_columns"]
+__all__ = ["MIN_RATE_INTERVAL_S", "FeatureError", "compute_feature_columns",
+           "compute_features", "object_columns"]

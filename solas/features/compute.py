@@ -10,7 +10,7 @@ import numpy as np
 
 from solas.features.lsst import lsst_features
 from solas.features.points import FeatureError
-from solas.features.ztf import ztf_features
+from solas.features.ztf import MIN_RATE_INTERVAL_S, ztf_features
 from solas.schema.tables import mariadb_tables
 from solas.surveys import Alert
 
@@ -44,20 +44,29 @@ def _check_alerts(alerts: Sequence[Alert], survey: str) -> None:
 
 def compute_feature_columns(alerts: Sequence[Alert], survey: str,
                             context: Mapping[Any, Mapping[str, Any]] | None = None, *,
-                            fits: bool = True) -> dict[str, np.ndarray]:
+                            fits: bool = True,
+                            min_rate_interval_s: float = MIN_RATE_INTERVAL_S
+                            ) -> dict[str, np.ndarray]:
     """The computed ``objects`` columns of a batch, one array of ``len(alerts)`` per
-    column (float columns NaN, text columns None, where undefined).
+    column (float columns NaN, text columns None, count and index columns -1, where
+    undefined).
 
     Rubin: :mod:`solas.features.lsst` (the remaining diaObject columns are not
     included: :func:`compute_features` copies them); ZTF: :mod:`solas.features.ztf`.
     ``context`` maps object id -> Sherlock-like mapping (``distance``/``direct_distance``
     Mpc, ``z``/``photoZ``, ``classification``), used by Rubin absolute magnitudes and to
     pick the objects to fit; ``fits=False`` skips the per-object BBB fits.
+    ``min_rate_interval_s`` is the shortest interval, s, a rate between two detections
+    is computed over (ZTF ``dmdt_*``; the settings give it,
+    ``Settings.features_min_rate_interval_s``).
     """
     _check_survey(survey)
     _check_alerts(alerts, survey)
+    if not (math.isfinite(min_rate_interval_s) and min_rate_interval_s >= 0):
+        raise FeatureError(f"min_rate_interval_s must be a finite number >= 0, not "
+                           f"{min_rate_interval_s!r}")
     if survey == "ztf":
-        return ztf_features(alerts)
+        return ztf_features(alerts, min_rate_interval_s)
     return lsst_features(alerts, context, fits)
 
 
@@ -82,17 +91,20 @@ def _column_values(values: np.ndarray) -> list[Any]:
 
 def compute_features(alerts: Sequence[Alert], survey: str,
                      context: Mapping[Any, Mapping[str, Any]] | None = None, *,
-                     fits: bool = True) -> list[dict[str, Any]]:
+                     fits: bool = True,
+                     min_rate_interval_s: float = MIN_RATE_INTERVAL_S) -> list[dict[str, Any]]:
     """One ``objects`` row per alert, in batch order: a dict with exactly the columns
-    :func:`object_columns` gives (Python int/float/str/None; NaN becomes None).
+    :func:`object_columns` gives (Python int/float/str/None; NaN, infinities and the
+    -1 of an undefined count become None, so an undefined value is stored as NULL).
 
     The feature columns come from :func:`compute_feature_columns`; for Rubin the
     other columns are the alert's own diaObject fields (None where absent).  Raises
     :class:`FeatureError` (a ``ValueError``) for an unknown survey, an alert of another
-    survey, or a light-curve field that is not a number.
+    survey, a light-curve field that is not a number, or a bad ``min_rate_interval_s``.
     """
     names = object_columns(survey)
-    computed = compute_feature_columns(alerts, survey, context, fits=fits)
+    computed = compute_feature_columns(alerts, survey, context, fits=fits,
+                                       min_rate_interval_s=min_rate_interval_s)
     objects = [a.object for a in alerts]
     columns = []
     for name in names:

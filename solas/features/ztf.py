@@ -7,15 +7,19 @@ Inputs are the alert's detections (``prv_candidates`` with a ``candid`` + the
 latest candidate ``sgmag1``, ``srmag1``, ``sgscore1``, ``distpsnr1``, ``ssnamenr``.
 Times stay JD as in the column names; NaN magnitudes are ignored.
 
-Definitions:
+The user-facing definition of each column (units, the points it uses, exactly when it
+is NULL, how it differs from Lasair's) is its entry in the column spec,
+:func:`solas.schema.tables.mariadb_tables`; in short:
 
 - ``ncand``: detections; ``ramean``, ``decmean``, ``rastd``, ``decstd``: see
-  :func:`solas.features.sky.mean_position` (deg; scatters in arcsec).
+  :func:`solas.features.sky.mean_position` (deg; scatters in arcsec, NaN from fewer
+  than two points).
 - ``maggmin``, ``maggmax``, ``maggmean`` (and r): of all g (r) detections; ``gmag``,
   ``rmag``: the latest.  ``jdgmax``, ``jdrmax``, ``jdmax``, ``jdmin``: detection times.
 - ``dmdt_g`` (``dmdt_r``): ``(m_prev - m_last) / (jd_last - jd_prev)`` over the last two
   positive detections in the band, mag/day (positive = brightening); ``dmdt_*_err``
-  ``sqrt(sigma_last^2 + sigma_prev^2) / (jd_last - jd_prev)``.
+  ``sqrt(sigma_last^2 + sigma_prev^2) / (jd_last - jd_prev)``.  NaN when the two are
+  less than ``min_rate_interval_s`` apart (no rate over a near-zero interval).
 - ``g_minus_r``, ``jd_g_minus_r``: on the latest night having positive detections in
   both g and r, the latest g minus the latest r magnitude of that night, and the JD of
   the later of the two.  Nights run from local noon to noon at Palomar.
@@ -25,7 +29,9 @@ Definitions:
   them (ZTF's -999 "no value" becomes NULL); ``ssnamenr``: the latest detection's
   (``'null'`` becomes NULL).
 - ``ncandgp``, ``ncandgp_7``, ``ncandgp_14``: good positive detections (``rb`` or
-  ``drb`` > 0.75, as Lasair-ZTF), all / less than 7 / less than 14 days before ``jdmax``.
+  ``drb`` > 0.75, as Lasair-ZTF), all / less than 7 / less than 14 days before ``jdmax``;
+  -1 (NULL) when the object has positive detections but none carries a score, so
+  none can be judged.
 - ``mag_g02`` ... ``mag_r28``: exponential moving averages of ``magpsf`` per band with
   time scales tau = 2, 8, 28 days, over irregular times:
   ``ema_1 = m_1``, ``ema_k = w_k ema_(k-1) + (1 - w_k) m_k`` with
@@ -56,6 +62,10 @@ EMA_TAUS_DAYS = (2, 8, 28)
 PALOMAR_LON_DEG = -116.8656
 MISSING = -99.0
 """Catalogue values at or below this are ZTF's "no value" (-999)."""
+MIN_RATE_INTERVAL_S = 300.0
+"""Default shortest interval, s, a rate (``dmdt_*``) is computed over (settings:
+``SOLAS_FEATURES_MIN_RATE_INTERVAL``)."""
+SECONDS_PER_DAY = 86400.0
 
 Columns = dict[str, np.ndarray]
 
@@ -78,14 +88,15 @@ def _band_stats(d: Points, band: np.ndarray, key: np.ndarray, n: int, out: Colum
         out[f"{b}mag"], out[f"jd{b}max"] = latest[:, i], jdmax[:, i]
 
 
-def _dmdt(d: Points, key: np.ndarray, ok: np.ndarray, n: int, out: Columns) -> None:
+def _dmdt(d: Points, key: np.ndarray, ok: np.ndarray, n: int, min_dt_days: float,
+          out: Columns) -> None:
     last = groups.last_index(key, n * NB, ok)
     pos = np.arange(key.size)
     prev = groups.last_index(key, n * NB, ok & (pos != groups.take(last, key, -1)))
     mag, sig, jd = d.num["magpsf"], d.num["sigmapsf"], d.t
     with np.errstate(invalid="ignore", divide="ignore"):
         dt = groups.take(jd, last) - groups.take(jd, prev)
-        dt = np.where(dt > 0, dt, np.nan)
+        dt = np.where((dt > 0) & (dt >= min_dt_days), dt, np.nan)
         dmdt = (groups.take(mag, prev) - groups.take(mag, last)) / dt
         err = np.hypot(groups.take(sig, last), groups.take(sig, prev)) / dt
     for i, b in enumerate("gr"):
@@ -141,17 +152,25 @@ def _latest_candidate(d: Points, n: int, out: Columns) -> None:
 
 def _good_positive(d: Points, positive: np.ndarray, n: int, jdmax: np.ndarray,
                    out: Columns) -> None:
+    """``ncandgp*``; -1 (NULL) where positive detections exist but none has a score."""
+    rb, drb = d.num["rb"], d.num["drb"]
     with np.errstate(invalid="ignore"):
-        good = positive & ((d.num["rb"] > GOOD_SCORE) | (d.num["drb"] > GOOD_SCORE))
+        good = positive & ((rb > GOOD_SCORE) | (drb > GOOD_SCORE))
         age = jdmax[d.obj] - d.t
-    out["ncandgp"] = groups.counts(d.obj, n, good)
-    out["ncandgp_7"] = groups.counts(d.obj, n, good & (age < 7.0))
-    out["ncandgp_14"] = groups.counts(d.obj, n, good & (age < 14.0))
+    scored = positive & (np.isfinite(rb) | np.isfinite(drb))
+    unknown = (groups.counts(d.obj, n, positive) > 0) & (groups.counts(d.obj, n, scored) == 0)
+    for name, mask in (("ncandgp", good), ("ncandgp_7", good & (age < 7.0)),
+                       ("ncandgp_14", good & (age < 14.0))):
+        out[name] = np.where(unknown, -1, groups.counts(d.obj, n, mask))
 
 
-def ztf_features(alerts: Sequence[Alert]) -> Columns:
+def ztf_features(alerts: Sequence[Alert],
+                 min_rate_interval_s: float = MIN_RATE_INTERVAL_S) -> Columns:
     """Computed ZTF ``objects`` columns of each alert (module docstring), as arrays of
-    length ``len(alerts)`` (NaN / None where undefined)."""
+    length ``len(alerts)`` (NaN / None / -1 for counts where undefined).
+
+    ``min_rate_interval_s``: shortest interval between two detections, s, that a rate
+    (``dmdt_*``) is computed over; a closer pair gives NaN."""
     n = len(alerts)
     d = gather(alerts, "detections", ("jd",), NUM, TEXT)
     fid = d.num["fid"]
@@ -166,7 +185,7 @@ def ztf_features(alerts: Sequence[Alert]) -> Columns:
     out["jdmax"] = groups.extreme(d.obj, n, d.t, True)
     out["jdmin"] = groups.extreme(d.obj, n, d.t, False)
     ok_pos = positive & np.isfinite(d.num["magpsf"]) & (band >= 0)
-    _dmdt(d, key, ok_pos, n, out)
+    _dmdt(d, key, ok_pos, n, min_rate_interval_s / SECONDS_PER_DAY, out)
     _colour(d, band, ok_pos, n, out)
     out["glonmean"], out["glatmean"] = sky.galactic(out["ramean"], out["decmean"])
     out["hpx16"] = sky.healpix_index(out["ramean"], out["decmean"])

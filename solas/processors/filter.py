@@ -30,7 +30,7 @@ import orjson
 from aiokafka import AIOKafkaProducer, TopicPartition
 
 from solas import metrics
-from solas.features import compute_features
+from solas.features import MIN_RATE_INTERVAL_S, compute_features
 from solas.features.solar_system import dia_object_indices, keep_positions
 from solas.filters import TIME_COLUMNS, ObjectIdList, object_id_list
 from solas.ingest import alert_from_body
@@ -149,24 +149,30 @@ def parse_records(records: Sequence[Record], survey: str) -> Parsed:
     return Parsed(alerts, sherlock, tns, bodies, raw, origins)
 
 
-def object_rows(survey: str, parsed: Parsed, now: dt.datetime) -> list[dict]:
-    """One ``objects`` row per alert: features, TNS name and the update time."""
+def object_rows(survey: str, parsed: Parsed, now: dt.datetime,
+                min_rate_interval_s: float = MIN_RATE_INTERVAL_S) -> list[dict]:
+    """One ``objects`` row per alert: features, TNS name and the update time.
+    ``min_rate_interval_s``: see :func:`solas.features.compute_features`."""
     context = {a.object_id: s for a, s in zip(parsed.alerts, parsed.sherlock)}
     try:
-        rows = compute_features(parsed.alerts, survey, context)
+        rows = compute_features(parsed.alerts, survey, context,
+                                min_rate_interval_s=min_rate_interval_s)
     except ValueError as exc:  # one bad light curve: compute alert by alert
         log.error("features of the batch failed (%s): computing alert by alert", exc)
-        rows = [_features_or_keys(survey, a, context) for a in parsed.alerts]
+        rows = [_features_or_keys(survey, a, context, min_rate_interval_s)
+                for a in parsed.alerts]
     for row, name in zip(rows, parsed.tns_names):
         row["tns_name"] = name
         row["timestamp"] = now
     return rows
 
 
-def _features_or_keys(survey: str, alert: Alert, context: dict) -> dict:
+def _features_or_keys(survey: str, alert: Alert, context: dict,
+                      min_rate_interval_s: float) -> dict:
     """The features of one alert, or only its id and position if they fail."""
     try:
-        return compute_features([alert], survey, context)[0]
+        return compute_features([alert], survey, context,
+                                min_rate_interval_s=min_rate_interval_s)[0]
     except ValueError as exc:
         log.error("no features for %s: %s", alert.object_id, exc)
         ra, dec = ("ramean", "decmean") if survey == "ztf" else ("ra", "decl")
@@ -466,7 +472,8 @@ class FilterProcessor:
         parsed = keep_positions(parsed, dia_object_indices(parsed.alerts))
         with metrics.STAGE_STEP_DURATION.labels(STAGE, "features").time():
             # in a thread: the light-curve fits must not hold up the event loop
-            objects = await asyncio.to_thread(object_rows, survey, parsed, now)
+            objects = await asyncio.to_thread(object_rows, survey, parsed, now,
+                                              self.settings.features_min_rate_interval_s)
         with metrics.STAGE_STEP_DURATION.labels(STAGE, "sky").time():
             hits = hit_rows(survey, parsed, self.sky)
         sherlock = [{oid: a.object_id, **s} for a, s in zip(parsed.alerts, parsed.sherlock)

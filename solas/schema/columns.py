@@ -37,14 +37,39 @@ AVRO_KINDS = {"long": "bigint", "int": "int", "double": "double", "float": "floa
               "boolean": "bool", "string": "text", "bytes": "bytes"}
 
 
+#: Longest column comment MariaDB stores.
+MARIADB_COMMENT_MAX = 1024
+
+
 class Column(NamedTuple):
-    """A typed column: ``kind`` is a key of :data:`KINDS` or ``varchar(N)``."""
+    """A typed column: ``kind`` is a key of :data:`KINDS` or ``varchar(N)``.
+
+    A computed column (a feature) is defined by ``doc`` (what it is, its units and the
+    points it uses), ``null_when`` (exactly when it is NULL; ``"never"`` if it cannot
+    be) and, where Solas deliberately differs from Lasair, ``lasair`` (the difference
+    and how to get Lasair's value).  :attr:`definition` joins them; the MariaDB column
+    comment, the portal's schema page and ``solas db schema`` all show it.
+    """
 
     name: str
     kind: str
     doc: str = ""
     nullable: bool = True
     default: str | None = None
+    null_when: str = ""
+    lasair: str = ""
+
+    @property
+    def definition(self) -> str:
+        """``doc``, then "NULL when ..." and the difference from Lasair where given,
+        one text."""
+        parts = [self.doc.rstrip(".") + "." if self.doc else ""]
+        if self.null_when:
+            parts.append(f"NULL when {self.null_when}." if self.null_when != "never"
+                         else "Never NULL.")
+        if self.lasair:
+            parts.append(self.lasair.rstrip(".") + ".")
+        return " ".join(p for p in parts if p)
 
     def mariadb_type(self) -> str:
         """The MariaDB column type."""
@@ -121,8 +146,12 @@ def _mariadb_column(col: Column, auto_increment: bool) -> str:
         text += " AUTO_INCREMENT"
     elif col.default is not None:
         text += f" DEFAULT {col.default}"
-    if col.doc:
-        text += " COMMENT '" + col.doc.replace("'", "''") + "'"
+    comment = col.definition if col.null_when or col.lasair else col.doc
+    if comment:
+        if len(comment) > MARIADB_COMMENT_MAX:
+            raise ValueError(f"column {col.name}: its definition is {len(comment)} "
+                             f"characters, MariaDB keeps {MARIADB_COMMENT_MAX}")
+        text += " COMMENT '" + comment.replace("'", "''") + "'"
     return text
 
 

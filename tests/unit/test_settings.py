@@ -91,3 +91,13 @@ def test_with_database_keeps_the_server_and_account():
     moved = load_settings({"SOLAS_MARIADB_URL": "mysql://u:p@db:3306"}).with_database("x_bench")
     assert moved.mariadb == {"host": "db", "port": 3306, "user": "u", "password": "p",
                              "db": "x_bench"}
+
+
+def test_the_shortest_rate_interval_is_a_setting_of_seconds():
+    from solas.features import MIN_RATE_INTERVAL_S
+    assert load_settings({}).features_min_rate_interval_s == MIN_RATE_INTERVAL_S == 300.0
+    assert load_settings({"SOLAS_FEATURES_MIN_RATE_INTERVAL": "60"}
+                         ).features_min_rate_interval_s == 60.0
+    for bad in ("-1", "nan", "inf"):
+        with pytest.raises(ValueError, match="SOLAS_FEATURES_MIN_RATE_INTERVAL"):
+            load_settings({"SOLAS_FEATURES_MIN_RATE_INTERVAL": bad})

@@ -27,7 +27,7 @@
       if (filter || t.name === "objects") d.open = true;
       d.append(Solas.el("summary", {title: t.doc}, `${t.name} (${t.spec_name})`));
       for (const c of cols) {
-        const div = Solas.el("div", {class: "col", title: `${c.type}  ${c.doc}`}, c.name);
+        const div = Solas.el("div", {class: "col", title: `${c.type}  ${c.definition || c.doc}`}, c.name);
         div.addEventListener("click", () => insert(`${t.name}.${c.name}`));
         d.append(div);
       }
@@ -39,7 +39,7 @@
     render(schema.tables, "");
     document.getElementById("schema-search").addEventListener("input",
       e => render(schema.tables, e.target.value.trim().toLowerCase()));
-    words = schema.tables.flatMap(t => t.columns.map(c => ({word: `${t.name}.${c.name}`, doc: c.doc})));
+    words = schema.tables.flatMap(t => t.columns.map(c => ({word: `${t.name}.${c.name}`, doc: c.definition || c.doc})));
     const fns = ["ABS", "ROUND", "GREATEST", "LEAST", "IF", "IFNULL", "COALESCE", "CONCAT",
                  "JSON_EXTRACT", "NOW", "UNIX_TIMESTAMP", "mjdnow", "jdnow", "flux2mag"];
     words = words.concat(fns.map(f => ({word: f + "(", doc: "function"})));

@@ -30,8 +30,10 @@ def independent(alert) -> dict:
     ra = np.array([d["ra"] for d in dets])
     dec = np.array([d["dec"] for d in dets])
     out["ramean"], out["decmean"] = ra.mean(), dec.mean()  # far from ra = 0/360 wrap
-    out["rastd"] = np.std(ra) * math.cos(math.radians(dec.mean())) * 3600
-    out["decstd"] = np.std(dec) * 3600
+    # on-sky spreads, undefined (NULL) for a single point
+    out["rastd"] = np.std(ra) * math.cos(math.radians(dec.mean())) * 3600 if len(dets) > 1 \
+        else None
+    out["decstd"] = np.std(dec) * 3600 if len(dets) > 1 else None
     for fid, b in ((1, "g"), (2, "r")):
         band = [d for d in dets if d["fid"] == fid]
         t = np.array([d["jd"] for d in band])
@@ -50,7 +52,7 @@ def independent(alert) -> dict:
         out[f"{b}mag"], out[f"jd{b}max"] = m[-1], t[-1]
         pos = [d for d in band if d["isdiffpos"] in ("t", "1")]
         out[f"dmdt_{b}"] = out[f"dmdt_{b}_err"] = None
-        if len(pos) >= 2:
+        if len(pos) >= 2 and (pos[-1]["jd"] - pos[-2]["jd"]) * 86400 >= 300:
             d1, d2 = pos[-1], pos[-2]
             dt = d1["jd"] - d2["jd"]
             out[f"dmdt_{b}"] = (d2["magpsf"] - d1["magpsf"]) / dt
@@ -169,5 +171,6 @@ def test_empty_and_single_point(make_ztf):
                  "glatmean", "sgmag1"):
         assert empty[name] is None, name
     assert single["ncand"] == 1 and single["maggmin"] == single["gmag"] == 19.0
-    assert single["rastd"] == 0.0 and single["dmdt_g"] is None and single["magrmean"] is None
+    assert single["rastd"] is None and single["decstd"] is None  # no spread of one point
+    assert single["dmdt_g"] is None and single["magrmean"] is None
     assert single["mag_g02"] == 19.0

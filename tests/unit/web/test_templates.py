@@ -4,11 +4,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import jinja2
+import markupsafe
 import pytest
 
 import web
+from solas.schema.reference import QUERYABLE
 from solas.schema.tables import mariadb_tables
-from web.pages import QUERYABLE, schema_tables, setup_filters
+from web.pages import schema_tables, setup_filters
 
 TEMPLATES = Path(web.__file__).resolve().parent / "templates"
 
@@ -45,3 +47,14 @@ def test_schema_lists_every_column(survey):
         if spec.name in tables:
             assert [c["name"] for c in tables[spec.name]["columns"]] == spec.column_names
     assert tables["watchlist_hits"]["spec_name"] == "watchlist:<id>"
+
+
+def test_schema_page_shows_the_definitions():
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
+    setup_filters(env)
+    html = env.get_template("schema.html").render(tables=schema_tables("ztf"), survey="ztf",
+                                                   csrf="t")
+    rastd = mariadb_tables("ztf")[0].column("rastd")
+    for text in (rastd.doc, f"NULL when {rastd.null_when}.", rastd.lasair):
+        assert str(markupsafe.escape(text)) in html
+    assert "Never NULL." in html  # ncand
