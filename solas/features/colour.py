@@ -95,10 +95,11 @@ def _pair_colours(pair: np.ndarray, first: np.ndarray, second: np.ndarray,
     a, b = first[np.clip(pair, 0, None)], second[np.clip(pair, 0, None)]
     swap = band[a] > band[b]  # the later detection is the bluer one
     blue, red = np.where(swap, b, a), np.where(swap, a, b)
-    with np.errstate(all="ignore"):
-        colour = -2.5 * np.log10(flux[blue] / flux[red])
+    with np.errstate(all="ignore"):  # a ratio of subnormal fluxes may overflow: NaN
+        ratio = flux[blue] / flux[red]
+        colour = -2.5 * np.log10(ratio)
     bb, br = band[blue], band[red]
-    temp = temperature(flux[blue] / flux[red], WAVELENGTH_UM[bb], WAVELENGTH_UM[br])
+    temp = temperature(ratio, WAVELENGTH_UM[bb], WAVELENGTH_UM[br])
     names = np.array([f"{LSST_BANDS[i]}-{LSST_BANDS[j]}" for i in range(6) for j in range(6)],
                      dtype=object)
     bands = np.where(has, names[bb * 6 + br], None)
