@@ -16,7 +16,6 @@ from solas.processors.filters import (
     run_filters,
     switch_off,
 )
-from solas.stack.mariadb import READONLY_PASSWORD, READONLY_USER
 from solas.stores import mariadb
 from web.queries import compile_for
 
@@ -64,7 +63,7 @@ def test_what_the_vetter_allows_is_cheap_for_mariadb(ztf):
 
 async def _run(settings, filters, ids, time_limit_s):
     pool = await mariadb.open_pool(settings)
-    ro = await mariadb.open_pool(settings, READONLY_USER, READONLY_PASSWORD, maxsize=4)
+    ro = await mariadb.open_pool(settings, *mariadb.readonly_credentials(settings), maxsize=4)
     try:
         start = time.perf_counter()
         runs = await run_filters(ro, pool, filters, {"objects": ids}, 100, time_limit_s)

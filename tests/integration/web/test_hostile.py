@@ -106,13 +106,13 @@ def test_metrics_are_not_served_on_the_public_port(server):
 
 def test_a_result_over_the_byte_cap_is_stopped_with_an_error(server, sample_objects):
     """Issue 32 item 2: a 300 MB result grew the portal by 1.1 GB (all rows buffered)."""
-    from solas.stack.mariadb import READONLY_PASSWORD, READONLY_USER
+    from solas.stores.mariadb import readonly_credentials
     from web.queries import QueryError, ReadOnlyRunner
     oid = ID_COLUMNS[server.settings.survey]
     sql = f"SELECT objects.{oid}, objects.{oid} AS again FROM objects LIMIT 1000"
 
     async def refuse_then_answer():
-        runner = ReadOnlyRunner(server.settings, READONLY_USER, READONLY_PASSWORD,
+        runner = ReadOnlyRunner(server.settings, *readonly_credentials(server.settings),
                                 max_bytes=20)
         try:
             with pytest.raises(QueryError, match="larger than 20 bytes.*RESULT_MAX_BYTES"):
