@@ -1,6 +1,7 @@
 """Every template compiles; the schema pages list every column of the spec."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import jinja2
@@ -20,6 +21,14 @@ def test_template_compiles(name):
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
     setup_filters(env)
     env.get_template(name)
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in TEMPLATES.glob("*.html")))
+def test_a_page_title_is_plain_text(name):
+    """A title block holds words, never markup (it goes inside <title>)."""
+    text = (TEMPLATES / name).read_text()
+    for title in re.findall(r"{% block title %}(.*?){% endblock %}", text, re.S):
+        assert "<" not in title and "\n" not in title, f"{name}: title block {title[:60]!r}"
 
 
 def test_error_page_escapes_messages():
