@@ -118,26 +118,25 @@ def topic_acls(settings: Settings, topic: str) -> list[Acl]:
 
 def create_acls(settings: Settings, acls: list[Acl]) -> None:
     """Add ``acls`` (an ACL that exists already is left as it is)."""
-    if not acls:
-        return
-    admin = _admin(settings)
-    for binding, future in admin.create_acls(
-            [_binding(a) for a in acls], request_timeout=TIMEOUT_S).items():
-        acl = _acl(binding)
-        _wait(future, f"allow {acl.principal} to {acl.operation} {acl.resource_type} "
-                      f"{acl.name}")
+    if acls:
+        admin = _admin(settings)  # held while its futures run: a dropped client cancels them
+        _wait_each(admin.create_acls([_binding(a) for a in acls], request_timeout=TIMEOUT_S),
+                   "allow {principal} to {operation} {resource_type} {name}")
 
 
 def delete_acls(settings: Settings, acls: list[Acl]) -> None:
     """Remove exactly ``acls``."""
-    if not acls:
-        return
-    admin = _admin(settings)
-    for binding, future in admin.delete_acls(
-            [_filter(a) for a in acls], request_timeout=TIMEOUT_S).items():
-        acl = _acl(binding)
-        _wait(future, f"remove the ACL letting {acl.principal} {acl.operation} "
-                      f"{acl.resource_type} {acl.name}")
+    if acls:
+        admin = _admin(settings)  # held while its futures run: a dropped client cancels them
+        _wait_each(admin.delete_acls([_filter(a) for a in acls], request_timeout=TIMEOUT_S),
+                   "remove the ACL letting {principal} {operation} {resource_type} {name}")
+
+
+def _wait_each(futures: dict, action: str) -> None:
+    """Wait for the admin client's future of each ACL binding; a failure names what was
+    being done (``action``, formatted with the ACL's fields)."""
+    for binding, future in futures.items():
+        _wait(future, action.format(**_acl(binding)._asdict()))
 
 
 def replace_topic_acls(settings: Settings, topic: str, wanted: list[Acl],
