@@ -1,25 +1,19 @@
 """The bench package's modules import each other without a cycle (imports inside
 functions count too)."""
-import ast
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 
 import pytest
 
 import solas.bench
+from tests.unit.tables.test_layout import imported_modules
 
 PACKAGE = Path(solas.bench.__file__).parent
 
 
 def bench_imports(path: Path) -> set[str]:
     """The ``solas.bench.*`` modules ``path`` imports, anywhere in it."""
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom) and node.module:
-            found.add(node.module)
-        elif isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-    return {m for m in found if m.startswith("solas.bench.")}
+    return {m for m in imported_modules(path) if m.startswith("solas.bench.")}
 
 
 def test_the_bench_modules_import_each_other_without_a_cycle():

@@ -8,6 +8,7 @@ PACKAGE = Path(tables.__file__).parent
 
 
 def imported_modules(path: Path) -> set[str]:
+    """Every module ``path`` imports, anywhere in it (imports inside functions too)."""
     found = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.ImportFrom) and node.module:
